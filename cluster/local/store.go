@@ -1,0 +1,144 @@
+// Package local is the single-node ipam.Store: one bbolt file. It is the
+// default for standalone use and for tests; the file lock makes one caned
+// its only writer.
+package local
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cane-cni/cane/ipam"
+)
+
+var (
+	bucketBlocks = []byte("blocks")      // key: block CIDR
+	bucketAllocs = []byte("allocations") // sub-bucket per node; key: IP
+)
+
+// Store is an ipam.Store in a bbolt file.
+type Store struct{ db *bolt.DB }
+
+var _ ipam.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store at path. It fails after 5s if
+// another process holds the file.
+func Open(path string) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketBlocks, bucketAllocs} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init store %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close releases the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) Blocks(pool string) ([]ipam.Block, error) {
+	var out []ipam.Block
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBlocks).ForEach(func(k, v []byte) error {
+			var b ipam.Block
+			if err := json.Unmarshal(v, &b); err != nil {
+				return fmt.Errorf("block %s: %w", k, err)
+			}
+			if b.Pool == pool {
+				out = append(out, b)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) ClaimBlock(b ipam.Block) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketBlocks)
+		key := []byte(b.CIDR.String())
+		if bk.Get(key) != nil {
+			return ipam.ErrBlockTaken
+		}
+		return putJSON(bk, key, b)
+	})
+}
+
+func (s *Store) ReleaseBlock(b ipam.Block) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketBlocks)
+		key := []byte(b.CIDR.String())
+		v := bk.Get(key)
+		if v == nil {
+			return nil
+		}
+		var cur ipam.Block
+		if err := json.Unmarshal(v, &cur); err != nil {
+			return fmt.Errorf("block %s: %w", key, err)
+		}
+		if cur.Node != b.Node {
+			return nil
+		}
+		return bk.Delete(key)
+	})
+}
+
+func (s *Store) Allocations(node string) ([]ipam.Allocation, error) {
+	var out []ipam.Allocation
+	err := s.db.View(func(tx *bolt.Tx) error {
+		nb := tx.Bucket(bucketAllocs).Bucket([]byte(node))
+		if nb == nil {
+			return nil
+		}
+		return nb.ForEach(func(k, v []byte) error {
+			var a ipam.Allocation
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("allocation %s: %w", k, err)
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) PutAllocation(node string, a ipam.Allocation) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		nb, err := tx.Bucket(bucketAllocs).CreateBucketIfNotExists([]byte(node))
+		if err != nil {
+			return err
+		}
+		return putJSON(nb, []byte(a.IP.String()), a)
+	})
+}
+
+func (s *Store) DeleteAllocation(node string, ip netip.Addr) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		nb := tx.Bucket(bucketAllocs).Bucket([]byte(node))
+		if nb == nil {
+			return nil
+		}
+		return nb.Delete([]byte(ip.String()))
+	})
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, data)
+}

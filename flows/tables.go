@@ -1,0 +1,65 @@
+// Package flows is Cane's OpenFlow pipeline as data: the tables a packet meets,
+// the registers it carries, the cookie layout, and one builder per flow.
+// Desired state goes in, a flow set comes out. Nothing here does I/O.
+package flows
+
+import "fmt"
+
+// Table is an OpenFlow table of the pipeline. Packets meet them in this order.
+type Table uint8
+
+const (
+	// Classifier names the source of a packet: a local pod port (sets the
+	// source domain in reg0) or, later, the tunnel. Unknown sources drop.
+	Classifier Table = 0
+	// SpoofGuard passes only frames whose in_port, MAC and IP (ARP fields too)
+	// belong to the pod on that port. 802.1Q-tagged frames from pods drop.
+	SpoofGuard Table = 10
+	// ARPResponder answers ARP requests for gateways and same-domain pods;
+	// nothing is flooded. Other ARP drops.
+	ARPResponder Table = 20
+	// DomainPolicy lets IP traffic reach a pool of its own domain or of a
+	// peered domain; any other pool's address drops as isolation.
+	DomainPolicy Table = 30
+	// Forward maps a destination address to a local pod port.
+	Forward Table = 40
+	// Output sends the packet to the port chosen in reg1.
+	Output Table = 50
+)
+
+// Tables lists the pipeline in the order packets meet it.
+var Tables = []Table{Classifier, SpoofGuard, ARPResponder, DomainPolicy, Forward, Output}
+
+var tableNames = map[Table]string{
+	Classifier:   "Classifier",
+	SpoofGuard:   "SpoofGuard",
+	ARPResponder: "ARPResponder",
+	DomainPolicy: "DomainPolicy",
+	Forward:      "Forward",
+	Output:       "Output",
+}
+
+func (t Table) String() string {
+	if n, ok := tableNames[t]; ok {
+		return n
+	}
+	return fmt.Sprintf("table%d", uint8(t))
+}
+
+// TableByName returns the table with the given name (case-sensitive).
+func TableByName(name string) (Table, bool) {
+	for t, n := range tableNames {
+		if n == name {
+			return t, true
+		}
+	}
+	return 0, false
+}
+
+// Register map. Each register holds one thing for the whole pipeline.
+const (
+	// RegDomain (reg0) carries the VNI of the source domain, set by Classifier.
+	RegDomain = "reg0"
+	// RegOutPort (reg1) carries the ofport chosen by Forward, read by Output.
+	RegOutPort = "reg1"
+)

@@ -1,0 +1,323 @@
+package ipam
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+)
+
+// Store keeps IPAM state. Blocks are cluster-wide (every node sees every
+// claim); allocations are per node. Implementations: cluster/local (bbolt).
+type Store interface {
+	// Blocks lists every claimed block of a pool, any node.
+	Blocks(pool string) ([]Block, error)
+	// ClaimBlock records b as held by b.Node. It is compare-and-swap: if any
+	// node holds b.CIDR already it fails with ErrBlockTaken and changes nothing.
+	ClaimBlock(b Block) error
+	// ReleaseBlock frees b if b.Node still holds it; otherwise it does nothing.
+	ReleaseBlock(b Block) error
+	// Allocations lists the node's allocations.
+	Allocations(node string) ([]Allocation, error)
+	// PutAllocation records a; it is durable when PutAllocation returns.
+	PutAllocation(node string, a Allocation) error
+	// DeleteAllocation forgets the allocation of ip; absent is not an error.
+	DeleteAllocation(node string, ip netip.Addr) error
+}
+
+// Config is what an IPAM needs to start.
+type Config struct {
+	Node         string
+	Store        Store
+	Pools        []Pool
+	Reservations []Reservation
+}
+
+// IPAM allocates addresses for one node. All methods may be called
+// concurrently; each is all-or-nothing: on error, neither memory nor the
+// store has changed.
+type IPAM struct {
+	mu       sync.Mutex
+	node     string
+	store    Store
+	pools    map[string]Pool
+	reserved map[string]Reservation // by workload
+	resIPs   map[netip.Addr]bool
+	blocks   map[netip.Prefix]Block // held by this node
+	byIP     map[netip.Addr]Allocation
+	byHandle map[string]netip.Addr
+	last     map[string]netip.Addr // per pool: last address handed out
+}
+
+// New loads the node's blocks and allocations from the store.
+func New(cfg Config) (*IPAM, error) {
+	if err := ValidatePools(cfg.Pools); err != nil {
+		return nil, err
+	}
+	m := &IPAM{
+		node: cfg.Node, store: cfg.Store,
+		pools: map[string]Pool{}, reserved: map[string]Reservation{}, resIPs: map[netip.Addr]bool{},
+		blocks: map[netip.Prefix]Block{}, byIP: map[netip.Addr]Allocation{}, byHandle: map[string]netip.Addr{},
+		last: map[string]netip.Addr{},
+	}
+	for _, p := range cfg.Pools {
+		m.pools[p.Name] = p
+		bs, err := cfg.Store.Blocks(p.Name)
+		if err != nil {
+			return nil, fmt.Errorf("load blocks of pool %q: %w", p.Name, err)
+		}
+		for _, b := range bs {
+			if b.Node == cfg.Node {
+				m.blocks[b.CIDR] = b
+			}
+		}
+	}
+	for _, r := range cfg.Reservations {
+		p, ok := m.pools[r.Pool]
+		if !ok {
+			return nil, fmt.Errorf("reservation for %q: %w %q", r.Workload, ErrUnknownPool, r.Pool)
+		}
+		if !usable(p, r.IP) {
+			return nil, fmt.Errorf("reservation for %q: %s is not a usable address of pool %q", r.Workload, r.IP, r.Pool)
+		}
+		if m.resIPs[r.IP] {
+			return nil, fmt.Errorf("reservation for %q: %s is reserved twice", r.Workload, r.IP)
+		}
+		m.reserved[r.Workload] = r
+		m.resIPs[r.IP] = true
+	}
+	allocs, err := cfg.Store.Allocations(cfg.Node)
+	if err != nil {
+		return nil, fmt.Errorf("load allocations: %w", err)
+	}
+	for _, a := range allocs {
+		m.byIP[a.IP] = a
+		m.byHandle[a.Handle()] = a.IP
+	}
+	return m, nil
+}
+
+// Pool returns a configured pool by name.
+func (m *IPAM) Pool(name string) (Pool, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.pools[name]
+	return p, ok
+}
+
+// Allocate returns the attachment's address. It is idempotent: a second call
+// for the same container and interface returns the same allocation. A pod
+// whose "namespace/name" has a reservation gets the reserved address.
+func (m *IPAM) Allocate(req Request) (Allocation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ip, ok := m.byHandle[Handle(req.ContainerID, req.IfName)]; ok {
+		return m.byIP[ip], nil
+	}
+	p, ok := m.pools[req.Pool]
+	if !ok {
+		return Allocation{}, fmt.Errorf("%w %q", ErrUnknownPool, req.Pool)
+	}
+	ip, block, err := m.pick(p, req)
+	if err != nil {
+		return Allocation{}, err
+	}
+	a := Allocation{
+		IP: ip, Pool: p.Name, Domain: p.Domain, Block: block,
+		ContainerID: req.ContainerID, IfName: req.IfName, PodNamespace: req.PodNamespace, PodName: req.PodName,
+	}
+	if err := m.store.PutAllocation(m.node, a); err != nil {
+		return Allocation{}, fmt.Errorf("record allocation of %s: %w", ip, err)
+	}
+	m.byIP[ip] = a
+	m.byHandle[a.Handle()] = ip
+	if !m.resIPs[ip] {
+		m.last[p.Name] = ip
+	}
+	return a, nil
+}
+
+// pick chooses the address for req: its reservation, else a free address in
+// a block this node holds, else one in a newly claimed block.
+func (m *IPAM) pick(p Pool, req Request) (netip.Addr, netip.Prefix, error) {
+	if r, ok := m.reserved[req.PodNamespace+"/"+req.PodName]; ok && req.PodName != "" {
+		return m.pickReserved(p, r)
+	}
+	used := m.usedSet()
+	for _, b := range m.ownBlocks(p.Name) {
+		if ip, ok := freeAddr(p, b, m.last[p.Name], used, m.resIPs); ok {
+			return ip, b, nil
+		}
+	}
+	for {
+		b, err := m.claim(p, nil)
+		if err != nil {
+			return netip.Addr{}, netip.Prefix{}, err
+		}
+		if ip, ok := freeAddr(p, b, netip.Addr{}, used, m.resIPs); ok {
+			return ip, b, nil
+		}
+		// A block with only reserved addresses; keep it (the reservations
+		// will need it) and claim the next one.
+	}
+}
+
+func (m *IPAM) pickReserved(p Pool, r Reservation) (netip.Addr, netip.Prefix, error) {
+	if r.Pool != p.Name {
+		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("workload %q has a reservation in pool %q, not %q", r.Workload, r.Pool, p.Name)
+	}
+	if holder, ok := m.byIP[r.IP]; ok {
+		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("%w: %s of workload %q is held by container %s", ErrReservationBusy, r.IP, r.Workload, holder.ContainerID)
+	}
+	for _, b := range m.ownBlocks(p.Name) {
+		if b.Contains(r.IP) {
+			return r.IP, b, nil
+		}
+	}
+	want := netip.PrefixFrom(r.IP, p.BlockBits).Masked()
+	b, err := m.claim(p, &want)
+	if err != nil {
+		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("reservation %s of %q: %w", r.IP, r.Workload, err)
+	}
+	return r.IP, b, nil
+}
+
+// claim takes a block of the pool for this node: `want` if given, else the
+// lowest free one. Races with other nodes are retried on the next block.
+func (m *IPAM) claim(p Pool, want *netip.Prefix) (netip.Prefix, error) {
+	for attempt := 0; attempt < 64; attempt++ {
+		bs, err := m.store.Blocks(p.Name)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("list blocks of pool %q: %w", p.Name, err)
+		}
+		taken := map[netip.Prefix]bool{}
+		for _, b := range bs {
+			taken[b.CIDR] = true
+		}
+		cidr, ok := nextFreeBlock(p, taken)
+		if want != nil {
+			cidr, ok = *want, !taken[*want]
+		}
+		if !ok {
+			if want != nil {
+				return netip.Prefix{}, fmt.Errorf("block %s of pool %q: %w", *want, p.Name, ErrBlockTaken)
+			}
+			return netip.Prefix{}, fmt.Errorf("%w: pool %q (%s) has no free address and no free block", ErrPoolExhausted, p.Name, p.CIDR)
+		}
+		b := Block{Pool: p.Name, CIDR: cidr, Node: m.node}
+		err = m.store.ClaimBlock(b)
+		if errors.Is(err, ErrBlockTaken) {
+			continue // another node won this one; look again
+		}
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("claim block %s of pool %q: %w", cidr, p.Name, err)
+		}
+		m.blocks[cidr] = b
+		return cidr, nil
+	}
+	return netip.Prefix{}, fmt.Errorf("claim a block of pool %q: lost too many races", p.Name)
+}
+
+// Release frees the attachment's address. It is idempotent: releasing an
+// unknown handle returns ok=false and no error.
+func (m *IPAM) Release(containerID, ifName string) (Allocation, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := Handle(containerID, ifName)
+	ip, ok := m.byHandle[h]
+	if !ok {
+		return Allocation{}, false, nil
+	}
+	a := m.byIP[ip]
+	if err := m.store.DeleteAllocation(m.node, ip); err != nil {
+		return Allocation{}, false, fmt.Errorf("release %s: %w", ip, err)
+	}
+	delete(m.byIP, ip)
+	delete(m.byHandle, h)
+	return a, true, nil
+}
+
+// Get returns the allocation of a container's interface.
+func (m *IPAM) Get(containerID, ifName string) (Allocation, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ip, ok := m.byHandle[Handle(containerID, ifName)]
+	return m.byIP[ip], ok
+}
+
+// List returns every allocation of the node, sorted by address.
+func (m *IPAM) List() []Allocation {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Allocation, 0, len(m.byIP))
+	for _, a := range m.byIP {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IP.Less(out[j].IP) })
+	return out
+}
+
+// Blocks returns the blocks this node holds, sorted.
+func (m *IPAM) Blocks() []Block {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Block, 0, len(m.blocks))
+	for _, b := range m.blocks {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CIDR.Addr().Less(out[j].CIDR.Addr()) })
+	return out
+}
+
+// ReleaseEmptyBlocks gives back every block of this node with no live
+// allocation and no reserved address in it, and returns them.
+func (m *IPAM) ReleaseEmptyBlocks() ([]Block, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var freed []Block
+	for cidr, b := range m.blocks {
+		if m.inUse(cidr) {
+			continue
+		}
+		if err := m.store.ReleaseBlock(b); err != nil {
+			return freed, fmt.Errorf("release block %s: %w", cidr, err)
+		}
+		delete(m.blocks, cidr)
+		freed = append(freed, b)
+	}
+	return freed, nil
+}
+
+func (m *IPAM) inUse(cidr netip.Prefix) bool {
+	for ip := range m.byIP {
+		if cidr.Contains(ip) {
+			return true
+		}
+	}
+	for ip := range m.resIPs {
+		if cidr.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *IPAM) ownBlocks(pool string) []netip.Prefix {
+	var out []netip.Prefix
+	for cidr, b := range m.blocks {
+		if b.Pool == pool {
+			out = append(out, cidr)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr().Less(out[j].Addr()) })
+	return out
+}
+
+func (m *IPAM) usedSet() map[netip.Addr]bool {
+	used := make(map[netip.Addr]bool, len(m.byIP))
+	for ip := range m.byIP {
+		used[ip] = true
+	}
+	return used
+}
