@@ -1,0 +1,193 @@
+package ovs_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/ovs"
+	"github.com/cane-cni/cane/ovs/ovstest"
+)
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func newBridge(t *testing.T) (*ovstest.Instance, context.Context) {
+	o := ovstest.Start(t)
+	c := ctx(t)
+	if err := o.DB.EnsureBridge(c, ovs.BridgeConfig{Name: "br-int", DatapathType: "netdev", ExternalIDs: map[string]string{"cane": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	return o, c
+}
+
+func TestEnsureBridge(t *testing.T) {
+	o, c := newBridge(t)
+	// Idempotent, and keeps keys it was not given.
+	if err := o.DB.EnsureBridge(c, ovs.BridgeConfig{Name: "br-int", DatapathType: "netdev", OtherConfig: map[string]string{"mac-table-size": "50000"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := o.DB.Bridge(c, "br-int")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.FailMode != "secure" || b.DatapathType != "netdev" || b.OtherConfig["mac-table-size"] != "50000" {
+		t.Fatalf("bridge = %+v", b)
+	}
+	ids, _ := o.DB.BridgeExternalIDs(c, "br-int")
+	if ids["cane"] != "1" {
+		t.Fatalf("external_ids lost: %v", ids)
+	}
+	if err := o.DB.SetBridgeExternalID(c, "br-int", "cane-round", "7"); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := o.DB.BridgeExternalIDs(c, "br-int"); ids["cane-round"] != "7" || ids["cane"] != "1" {
+		t.Fatalf("external_ids = %v", ids)
+	}
+}
+
+func TestPorts(t *testing.T) {
+	o, c := newBridge(t)
+	ids := map[string]string{"cane.io/container": "abc", "cane.io/ifname": "eth0"}
+	ofport, err := o.DB.AddPort(c, ovs.PortConfig{Bridge: "br-int", Name: "p1", Type: "internal", OFPortRequest: 42, ExternalIDs: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ofport != 42 {
+		t.Fatalf("ofport = %d, want the requested 42", ofport)
+	}
+	ps, err := o.DB.Ports(c, "br-int")
+	if err != nil || len(ps) != 1 || ps[0].Name != "p1" || ps[0].OFPort != 42 || ps[0].ExternalIDs["cane.io/container"] != "abc" {
+		t.Fatalf("Ports = %+v, %v", ps, err)
+	}
+	if _, err := o.DB.AddPort(c, ovs.PortConfig{Bridge: "br-int", Name: "p1", Type: "internal"}); err == nil {
+		t.Fatal("adding a port twice succeeded")
+	}
+	// A system port whose device does not exist fails and leaves nothing.
+	if _, err := o.DB.AddPort(c, ovs.PortConfig{Bridge: "br-int", Name: "nosuchdev0"}); err == nil {
+		t.Fatal("port for a missing device succeeded")
+	}
+	if _, err := o.DB.Port(c, "br-int", "nosuchdev0"); err == nil {
+		t.Fatal("failed port left behind")
+	}
+	for i := 0; i < 2; i++ { // idempotent
+		if err := o.DB.DeletePort(c, "br-int", "p1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ps, _ := o.DB.Ports(c, "br-int"); len(ps) != 0 {
+		t.Fatalf("ports after delete: %+v", ps)
+	}
+}
+
+var node = flows.Node{
+	GatewayMAC: net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 1},
+	Domains:    []flows.Domain{{Name: "production", VNI: 100}, {Name: "test", VNI: 200}},
+	Pools: []flows.Pool{
+		{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.0.0/24"), Gateway: netip.MustParseAddr("198.19.0.1")},
+		{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/24"), Gateway: netip.MustParseAddr("198.19.1.1")},
+	},
+	Pods: []flows.Pod{
+		{OFPort: 10, MAC: net.HardwareAddr{0x0a, 0x58, 198, 19, 0, 2}, IP: netip.MustParseAddr("198.19.0.2"), VNI: 100},
+		{OFPort: 11, MAC: net.HardwareAddr{0x0a, 0x58, 198, 19, 1, 2}, IP: netip.MustParseAddr("198.19.1.2"), VNI: 200},
+	},
+}
+
+// key identifies a flow by what OVS keeps verbatim: table, priority, cookie.
+func keys(fs []flows.Flow) map[string]int {
+	m := map[string]int{}
+	for _, f := range fs {
+		m[f.Table.String()+"/"+string(rune(f.Priority))+"/"+f.Cookie.String()]++
+	}
+	return m
+}
+
+func dumped(t *testing.T, o *ovstest.Instance, sel string) []flows.Flow {
+	t.Helper()
+	st, err := o.OpenFlow().Dump(ctx(t), "br-int", sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs []flows.Flow
+	for _, s := range st {
+		fs = append(fs, s.Flow)
+	}
+	return fs
+}
+
+// TestPipelineInstalls: every flow the builders make is accepted by a real
+// OVS and installed as one flow, and pods come and go by cookie.
+func TestPipelineInstalls(t *testing.T) {
+	o, c := newBridge(t)
+	of := o.OpenFlow()
+	want := flows.WithRound(node.All(), 1)
+	var b ovs.Bundle
+	b.Add(want...)
+	if err := of.Apply(c, "br-int", &b); err != nil {
+		t.Fatal(err)
+	}
+	got := dumped(t, o, "")
+	if gk, wk := keys(got), keys(want); len(got) != len(want) || len(gk) != len(wk) {
+		t.Fatalf("installed %d flows, want %d:\n%s", len(got), len(want), strings.Join(flows.Strings(got), "\n"))
+	}
+	// Remove one pod by its cookie: exactly its flows go.
+	var del ovs.Bundle
+	del.DeleteCookie(flows.PodCookie(10))
+	if err := of.Apply(c, "br-int", &del); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(dumped(t, o, flows.PodCookie(10))); n != 0 {
+		t.Fatalf("%d flows of the deleted pod left", n)
+	}
+	if n, w := len(dumped(t, o, flows.PodCookie(11))), len(flows.PodFlows(node.Pods[1])); n != w {
+		t.Fatalf("other pod has %d flows, want %d", n, w)
+	}
+}
+
+// TestBundleAllOrNothing: one bad flow in a bundle means no flow changes.
+func TestBundleAllOrNothing(t *testing.T) {
+	o, c := newBridge(t)
+	var b ovs.Bundle
+	b.Add(flows.PodFlows(node.Pods[0])...)
+	b.Add(flows.Flow{Table: 0, Priority: 1, Match: "nonsense_field=1", Actions: "drop"})
+	if err := o.OpenFlow().Apply(c, "br-int", &b); err == nil {
+		t.Fatal("bad bundle applied")
+	}
+	if got := dumped(t, o, ""); len(got) != 0 {
+		t.Fatalf("a failed bundle left %d flows", len(got))
+	}
+}
+
+// TestRoundReplace: a new round re-adds everything and deletes the old
+// round in one bundle; the flow set is unchanged, with the new round only.
+func TestRoundReplace(t *testing.T) {
+	o, c := newBridge(t)
+	of := o.OpenFlow()
+	var b1 ovs.Bundle
+	b1.Add(flows.WithRound(node.All(), 1)...)
+	if err := of.Apply(c, "br-int", &b1); err != nil {
+		t.Fatal(err)
+	}
+	var b2 ovs.Bundle
+	b2.Add(flows.WithRound(node.All(), 2)...)
+	b2.DeleteCookie(flows.NewCookie(1, 0, 0, 0).Match(flows.RoundMask))
+	if err := of.Apply(c, "br-int", &b2); err != nil {
+		t.Fatal(err)
+	}
+	got := dumped(t, o, "")
+	if len(got) != len(node.All()) {
+		t.Fatalf("after round 2: %d flows, want %d", len(got), len(node.All()))
+	}
+	for _, f := range got {
+		if f.Cookie.Round() != 2 {
+			t.Fatalf("flow of round %d left: %s", f.Cookie.Round(), f)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+// Package ovstest starts a private Open vSwitch for a test, inside a
+// throwaway network namespace, and tears both down when the test ends
+// (failed or not).
+package ovstest
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/containernetworking/plugins/pkg/testutils"
+
+	"github.com/cane-cni/cane/ovs"
+)
+
+// Skip skips the test unless it runs as root with OVS installed.
+func Skip(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	if _, err := exec.LookPath("ovs-vswitchd"); err != nil {
+		t.Skip("needs Open vSwitch (apt-get install openvswitch-switch)")
+	}
+}
+
+// NewNS creates a throwaway netns, removed when the test ends. Its name for
+// `ip netns exec` is filepath.Base(n.Path()).
+func NewNS(t testing.TB) ns.NetNS {
+	t.Helper()
+	n, err := testutils.NewNS()
+	if err != nil {
+		t.Fatalf("create netns: %v", err)
+	}
+	t.Cleanup(func() {
+		n.Close()
+		_ = testutils.UnmountNS(n)
+	})
+	return n
+}
+
+// Instance is a running OVS for one test.
+type Instance struct {
+	*ovs.Server
+	NS ns.NetNS
+	DB *ovs.DB
+}
+
+// Start runs ovsdb-server and ovs-vswitchd in a new netns and connects to
+// the database.
+func Start(t testing.TB) *Instance {
+	t.Helper()
+	Skip(t)
+	n := NewNS(t)
+	dir, err := os.MkdirTemp("", "cane-ovs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &ovs.Server{Dir: dir, NetNS: filepath.Base(n.Path())}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	t.Cleanup(func() {
+		_ = s.Stop()
+		if t.Failed() {
+			if log, err := os.ReadFile(filepath.Join(dir, "ovs-vswitchd.log")); err == nil {
+				t.Logf("ovs-vswitchd.log:\n%s", tail(string(log), 3000))
+			}
+		}
+		os.RemoveAll(dir)
+	})
+	if err := s.Start(ctx); err != nil {
+		t.Fatalf("start OVS: %v", err)
+	}
+	db, err := ovs.Connect(ctx, s.DBEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return &Instance{Server: s, NS: n, DB: db}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
