@@ -25,7 +25,9 @@ func newIPAM(t *testing.T, s ipam.Store, node string, res ...ipam.Reservation) *
 	return m
 }
 
-func req(pool, id string) ipam.Request { return ipam.Request{Pool: pool, ContainerID: id, IfName: "eth0"} }
+func req(pool, id string) ipam.Request {
+	return ipam.Request{Pool: pool, ContainerID: id, IfName: "eth0"}
+}
 
 func TestPoolValidate(t *testing.T) {
 	p := func(cidr, gw string, bits int) ipam.Pool {

@@ -5,10 +5,10 @@ package ovs
 
 import (
 	"context"
-	"reflect"
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sync"
 	"time"
 
