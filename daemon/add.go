@@ -1,0 +1,162 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+
+	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/ovs"
+	"github.com/cane-cni/cane/podnet"
+)
+
+// checkRequest validates what every verb about one attachment needs.
+func checkRequest(req api.CNIRequest, needNetns bool) *types.Error {
+	if req.ContainerID == "" || len(req.ContainerID) > 256 || strings.ContainsAny(req.ContainerID, "/\x00") {
+		return types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_CONTAINERID", fmt.Sprintf("%.64q", req.ContainerID))
+	}
+	if err := validIfName(req.IfName); err != nil {
+		return types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_IFNAME", err.Error())
+	}
+	if needNetns {
+		if req.Netns == "" {
+			return types.NewError(types.ErrInvalidNetNS, "CNI_NETNS is empty", "")
+		}
+		if st, err := os.Stat(req.Netns); err != nil || st.IsDir() {
+			return types.NewError(types.ErrInvalidNetNS, "CNI_NETNS is not a network namespace", fmt.Sprintf("%.256q: %v", req.Netns, err))
+		}
+	}
+	return nil
+}
+
+// validIfName: what the kernel accepts as an interface name.
+func validIfName(s string) error {
+	if s == "" || len(s) > 15 || s == "." || s == ".." || strings.ContainsAny(s, "/: \t\n\x00") {
+		return fmt.Errorf("%.32q is not a valid interface name (1-15 bytes, no '/', ':' or spaces)", s)
+	}
+	return nil
+}
+
+// add attaches a pod. All or nothing: on error every step already done is
+// undone in reverse order. Calls for one container are serialized.
+func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json.RawMessage, *types.Error) {
+	if e := checkRequest(req, true); e != nil {
+		return nil, e
+	}
+	args, err := ParseArgs(req.Args)
+	if err != nil {
+		return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_ARGS", err.Error())
+	}
+	pool := choosePool(nc, args)
+	if pool == "" {
+		return nil, types.NewError(types.ErrInvalidNetworkConfig, "no pool chosen", `set "pool" in the network config, or CANE_POOL in CNI_ARGS`)
+	}
+	db, err := d.ovsdb()
+	if err != nil {
+		return nil, types.NewError(types.ErrTryAgainLater, "Open vSwitch is not reachable", err.Error())
+	}
+	defer d.locks.Lock(req.ContainerID)()
+
+	h := ipam.Handle(req.ContainerID, req.IfName)
+	d.mu.Lock()
+	existing := d.attachments[h]
+	d.mu.Unlock()
+	if existing != nil {
+		return d.result(nc, existing)
+	}
+
+	var undo []func()
+	defer func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}()
+	bg := context.WithoutCancel(ctx)
+
+	alloc, err := d.ipam.Allocate(ipam.Request{Pool: pool, ContainerID: req.ContainerID, IfName: req.IfName, PodNamespace: args.PodNamespace, PodName: args.PodName})
+	if err != nil {
+		return nil, cniError("allocate address", err)
+	}
+	undo = append(undo, func() { _, _, _ = d.ipam.Release(req.ContainerID, req.IfName) })
+	p, _ := d.ipam.Pool(alloc.Pool)
+
+	pc := podnet.Config{
+		HostNS: d.hostNS, NetNS: req.Netns, IfName: req.IfName, HostIfName: podnet.HostIfName(req.ContainerID, req.IfName),
+		MAC: podnet.MACFor(alloc.IP), Address: netip.PrefixFrom(alloc.IP, p.CIDR.Bits()), Gateway: p.Gateway, MTU: d.cfg.MTU,
+	}
+	link, err := podnet.Setup(pc)
+	if err != nil {
+		return nil, cniError("set up pod interface", err)
+	}
+	undo = append(undo, func() { _ = podnet.Teardown(pc) })
+
+	want := d.nextOFPort()
+	ofport, err := db.AddPort(ctx, ovs.PortConfig{
+		Bridge: d.cfg.Bridge, Name: link.HostIfName, OFPortRequest: want,
+		ExternalIDs: map[string]string{
+			idContainer: req.ContainerID, idIfName: req.IfName, idNetns: req.Netns, idNetwork: nc.Name,
+			idPodNS: args.PodNamespace, idPodName: args.PodName, idPool: alloc.Pool, idDomain: alloc.Domain, idIP: alloc.IP.String(),
+		},
+	})
+	if err != nil {
+		d.freeOFPort(want)
+		return nil, cniError("attach to OVS", ovsErr(err))
+	}
+	if ofport != want {
+		d.freeOFPort(want)
+		d.mu.Lock()
+		d.ofports[ofport] = true
+		d.mu.Unlock()
+	}
+	undo = append(undo, func() { _ = db.DeletePort(bg, d.cfg.Bridge, link.HostIfName); d.freeOFPort(ofport) })
+
+	att := &attachment{alloc: alloc, port: link.HostIfName, ofport: ofport, mac: pc.MAC, netns: req.Netns, network: nc.Name}
+	var b ovs.Bundle
+	b.Add(flows.WithRound(flows.PodFlows(d.flowPod(att)), d.round)...)
+	if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
+		return nil, cniError("install pod flows", ovsErr(err))
+	}
+	d.mu.Lock()
+	d.attachments[h] = att
+	d.mu.Unlock()
+	undo = nil
+	d.log.Info("added", "container", req.ContainerID, "ifname", req.IfName, "pod", args.PodNamespace+"/"+args.PodName, "ip", alloc.IP, "domain", alloc.Domain, "ofport", ofport)
+	return d.result(nc, att)
+}
+
+// result is the CNI result for an attachment, in the netconf's version.
+func (d *Daemon) result(nc *NetConf, a *attachment) (json.RawMessage, *types.Error) {
+	p, _ := d.ipam.Pool(a.alloc.Pool)
+	r := &current.Result{
+		CNIVersion: current.ImplementedSpecVersion,
+		Interfaces: []*current.Interface{
+			{Name: a.port},
+			{Name: a.alloc.IfName, Mac: a.mac.String(), Sandbox: a.netns, Mtu: d.cfg.MTU},
+		},
+		IPs: []*current.IPConfig{{
+			Interface: current.Int(1),
+			Address:   net.IPNet{IP: a.alloc.IP.AsSlice(), Mask: net.CIDRMask(p.CIDR.Bits(), 32)},
+			Gateway:   p.Gateway.AsSlice(),
+		}},
+		Routes: []*types.Route{{Dst: net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}, GW: p.Gateway.AsSlice()}},
+		DNS:    nc.DNS,
+	}
+	vr, err := r.GetAsVersion(nc.CNIVersion)
+	if err != nil {
+		return nil, types.NewError(types.ErrIncompatibleCNIVersion, "cannot express result in cniVersion "+nc.CNIVersion, err.Error())
+	}
+	data, err := json.Marshal(vr)
+	if err != nil {
+		return nil, types.NewError(types.ErrInternal, "encode result", err.Error())
+	}
+	return data, nil
+}

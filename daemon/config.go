@@ -1,0 +1,188 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+
+	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/ipam"
+)
+
+// Config is caned's configuration: where things are, and (until the
+// Kubernetes store arrives) the domains, pools and reservations.
+type Config struct {
+	Node         string        `json:"node"`
+	Bridge       string        `json:"bridge"`   // default br-int
+	Datapath     string        `json:"datapath"` // "system", "netdev", or "" to detect
+	OVSDB        string        `json:"ovsdb"`     // default unix:/var/run/openvswitch/db.sock
+	OVSRunDir    string        `json:"ovsRunDir"` // where BRIDGE.mgmt is; default /var/run/openvswitch
+	Socket       string        `json:"socket"`    // default api.DefaultSocket
+	State        string        `json:"state"`     // bbolt file; default /var/lib/cane/state.db
+	MTU          int           `json:"mtu"`       // pod MTU; default 1450 (1500 underlay - VXLAN)
+	MACTableSize int           `json:"macTableSize"`
+	GatewayMAC   string        `json:"gatewayMAC"` // default 0a:58:00:00:00:01
+	Domains      []DomainConf  `json:"domains"`
+	Pools        []PoolConf    `json:"pools"`
+	Reservations []ReserveConf `json:"reservations"`
+}
+
+// DomainConf is an isolation domain.
+type DomainConf struct {
+	Name  string   `json:"name"`
+	VNI   uint32   `json:"vni"`
+	Peers []string `json:"peers,omitempty"`
+}
+
+// PoolConf is an address pool of a domain.
+type PoolConf struct {
+	Name      string       `json:"name"`
+	Domain    string       `json:"domain"`
+	CIDR      netip.Prefix `json:"cidr"`
+	Gateway   netip.Addr   `json:"gateway"`
+	BlockSize int          `json:"blockSize"` // prefix length of node blocks; default 26
+}
+
+// ReserveConf pins an address to a workload ("namespace/name").
+type ReserveConf struct {
+	Workload string     `json:"workload"`
+	Pool     string     `json:"pool"`
+	IP       netip.Addr `json:"ip"`
+}
+
+// LoadConfig reads a JSON config file, fills defaults and validates it.
+// Unknown fields are errors, so a typo does not silently do nothing.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return ParseConfig(data)
+}
+
+// ParseConfig is LoadConfig on bytes.
+func ParseConfig(data []byte) (Config, error) {
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	c.defaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func (c *Config) defaults() {
+	if c.Node == "" {
+		c.Node, _ = os.Hostname()
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Bridge, "br-int")
+	def(&c.OVSDB, "unix:/var/run/openvswitch/db.sock")
+	def(&c.OVSRunDir, "/var/run/openvswitch")
+	def(&c.Socket, "/run/cane/caned.sock")
+	def(&c.State, "/var/lib/cane/state.db")
+	def(&c.GatewayMAC, "0a:58:00:00:00:01")
+	if c.MTU == 0 {
+		c.MTU = 1450
+	}
+	if c.MACTableSize == 0 {
+		c.MACTableSize = 65536
+	}
+	for i := range c.Pools {
+		if c.Pools[i].BlockSize == 0 {
+			c.Pools[i].BlockSize = 26
+		}
+	}
+}
+
+// Validate checks the config as a whole: unique domains and VNIs, peers
+// and pools that name real domains, pools that are valid and disjoint.
+func (c *Config) Validate() error {
+	if c.MTU < 576 || c.MTU > 9000 {
+		return fmt.Errorf("mtu %d: want 576..9000", c.MTU)
+	}
+	if _, err := net.ParseMAC(c.GatewayMAC); err != nil {
+		return fmt.Errorf("gatewayMAC: %w", err)
+	}
+	if c.Datapath != "" && c.Datapath != "system" && c.Datapath != "netdev" {
+		return fmt.Errorf("datapath %q: want system, netdev or empty (detect)", c.Datapath)
+	}
+	domains, vnis := map[string]bool{}, map[uint32]string{}
+	for _, d := range c.Domains {
+		if d.Name == "" {
+			return fmt.Errorf("domain with empty name")
+		}
+		if domains[d.Name] {
+			return fmt.Errorf("domain %q defined twice", d.Name)
+		}
+		if d.VNI == 0 || d.VNI > 1<<24-1 {
+			return fmt.Errorf("domain %q: vni %d out of range 1..16777215", d.Name, d.VNI)
+		}
+		if other, ok := vnis[d.VNI]; ok {
+			return fmt.Errorf("domains %q and %q share vni %d", other, d.Name, d.VNI)
+		}
+		domains[d.Name], vnis[d.VNI] = true, d.Name
+	}
+	for _, d := range c.Domains {
+		for _, p := range d.Peers {
+			if !domains[p] {
+				return fmt.Errorf("domain %q peers with unknown domain %q", d.Name, p)
+			}
+		}
+	}
+	for _, p := range c.Pools {
+		if !domains[p.Domain] {
+			return fmt.Errorf("pool %q: unknown domain %q", p.Name, p.Domain)
+		}
+	}
+	return ipam.ValidatePools(c.ipamPools())
+}
+
+func (c *Config) ipamPools() []ipam.Pool {
+	var out []ipam.Pool
+	for _, p := range c.Pools {
+		out = append(out, ipam.Pool{Name: p.Name, Domain: p.Domain, CIDR: p.CIDR, Gateway: p.Gateway, BlockBits: p.BlockSize})
+	}
+	return out
+}
+
+func (c *Config) ipamReservations() []ipam.Reservation {
+	var out []ipam.Reservation
+	for _, r := range c.Reservations {
+		out = append(out, ipam.Reservation{Workload: r.Workload, Pool: r.Pool, IP: r.IP})
+	}
+	return out
+}
+
+// flowNode is the node's desired pipeline without pods.
+func (c *Config) flowNode() flows.Node {
+	mac, _ := net.ParseMAC(c.GatewayMAC)
+	n := flows.Node{GatewayMAC: mac}
+	for _, d := range c.Domains {
+		n.Domains = append(n.Domains, flows.Domain{Name: d.Name, VNI: d.VNI, Peers: d.Peers})
+	}
+	for _, p := range c.Pools {
+		n.Pools = append(n.Pools, flows.Pool{Name: p.Name, Domain: p.Domain, CIDR: p.CIDR, Gateway: p.Gateway})
+	}
+	return n
+}
+
+func (c *Config) domainVNI(name string) uint32 {
+	for _, d := range c.Domains {
+		if d.Name == name {
+			return d.VNI
+		}
+	}
+	return 0
+}

@@ -1,0 +1,241 @@
+// Package daemon is caned: the node agent. It serves CNI requests from the
+// cane binary, attaches pods (ipam -> podnet -> ovs -> flows) with rollback,
+// sets up the node bridge and reconciles with OVS on start. It is the only
+// package that wires the others together.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+
+	"github.com/cane-cni/cane/cluster/local"
+	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/ovs"
+	"github.com/cane-cni/cane/podnet"
+)
+
+// External IDs Cane puts on the OVS ports it owns.
+const (
+	idContainer = "cane.io/container"
+	idIfName    = "cane.io/ifname"
+	idNetns     = "cane.io/netns"
+	idNetwork   = "cane.io/network"
+	idPodNS     = "cane.io/pod-namespace"
+	idPodName   = "cane.io/pod-name"
+	idPool      = "cane.io/pool"
+	idDomain    = "cane.io/domain"
+	idIP        = "cane.io/ip"
+	idRound     = "cane.io/round" // on the bridge: the flow round of the last caned run
+)
+
+// firstPodOFPort leaves ofports below it for the tunnel and uplink ports.
+const firstPodOFPort = 10
+
+// attachment is one pod interface on this node.
+type attachment struct {
+	alloc   ipam.Allocation
+	port    string // OVS port = host veth name
+	ofport  int
+	mac     net.HardwareAddr
+	netns   string
+	network string
+}
+
+// Daemon is one node's caned.
+type Daemon struct {
+	cfg    Config
+	log    *slog.Logger
+	hostNS ns.NetNS
+	store  *local.Store
+	ipam   *ipam.IPAM
+	of     *ovs.OpenFlow
+
+	db       atomic.Pointer[ovs.DB]
+	ready    atomic.Bool
+	notReady atomic.Value // string: why not ready
+	round    uint16
+
+	locks keyedMutex
+
+	mu          sync.Mutex
+	attachments map[string]*attachment // by ipam handle
+	ofports     map[int]bool
+}
+
+// New opens the state store and IPAM. hostNS is the netns pods' host ends
+// and OVS live in (the current one for a real node).
+func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
+	store, err := local.Open(cfg.State)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ipam.New(ipam.Config{Node: cfg.Node, Store: store, Pools: cfg.ipamPools(), Reservations: cfg.ipamReservations()})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	d := &Daemon{
+		cfg: cfg, log: log, hostNS: hostNS, store: store, ipam: m,
+		of:          &ovs.OpenFlow{RunDir: cfg.OVSRunDir},
+		attachments: map[string]*attachment{}, ofports: map[int]bool{},
+	}
+	d.notReady.Store("starting")
+	return d, nil
+}
+
+// Close releases the store. The network stays as it is: stopping caned
+// never touches running pods.
+func (d *Daemon) Close() error {
+	if db := d.db.Load(); db != nil {
+		db.Close()
+	}
+	return d.store.Close()
+}
+
+// Start connects to OVS, retrying until ctx ends, then sets up the bridge
+// and reconciles. Until it returns nil the daemon answers "not ready".
+func (d *Daemon) Start(ctx context.Context) error {
+	for {
+		err := d.start(ctx)
+		if err == nil {
+			d.ready.Store(true)
+			return nil
+		}
+		d.notReady.Store(err.Error())
+		d.log.Warn("not ready, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (d *Daemon) start(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	db := d.db.Load()
+	if db == nil {
+		var err error
+		if db, err = ovs.Connect(cctx, d.cfg.OVSDB); err != nil {
+			return err
+		}
+		d.db.Store(db)
+	}
+	dp := d.cfg.Datapath
+	if dp == "" {
+		dp = ovs.Datapath()
+	}
+	err := db.EnsureBridge(cctx, ovs.BridgeConfig{
+		Name: d.cfg.Bridge, DatapathType: dp,
+		OtherConfig: map[string]string{"mac-table-size": fmt.Sprint(d.cfg.MACTableSize)},
+	})
+	if err != nil {
+		return fmt.Errorf("set up bridge %s: %w", d.cfg.Bridge, err)
+	}
+	d.cfg.Datapath = dp
+	return d.reconcile(cctx, db)
+}
+
+// reconcile rebuilds the node's attachments from IPAM and OVS and installs
+// the whole desired flow set under a new cookie round in one bundle that
+// also deletes every older round: flows that stay the same are replaced
+// in place atomically, so traffic never stops (no flush).
+func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
+	ids, err := db.BridgeExternalIDs(ctx, d.cfg.Bridge)
+	if err != nil {
+		return err
+	}
+	var last uint16
+	fmt.Sscan(ids[idRound], &last)
+	round := last + 1
+	if round == 0 {
+		round = 1
+	}
+	ports, err := db.Ports(ctx, d.cfg.Bridge)
+	if err != nil {
+		return err
+	}
+	byHandle := map[string]ovs.PortInfo{}
+	d.mu.Lock()
+	d.ofports = map[int]bool{}
+	for _, p := range ports {
+		d.ofports[p.OFPort] = true
+		if c := p.ExternalIDs[idContainer]; c != "" {
+			byHandle[ipam.Handle(c, p.ExternalIDs[idIfName])] = p
+		}
+	}
+	d.attachments = map[string]*attachment{}
+	for _, a := range d.ipam.List() {
+		p, ok := byHandle[a.Handle()]
+		if !ok {
+			d.log.Warn("allocation without OVS port; left for GC", "ip", a.IP, "container", a.ContainerID)
+			continue
+		}
+		d.attachments[a.Handle()] = &attachment{alloc: a, port: p.Name, ofport: p.OFPort, mac: podnet.MACFor(a.IP), netns: p.ExternalIDs[idNetns], network: p.ExternalIDs[idNetwork]}
+		delete(byHandle, a.Handle())
+	}
+	for h, p := range byHandle {
+		d.log.Warn("OVS port without allocation; left for GC", "port", p.Name, "handle", h)
+	}
+	node := d.desiredLocked()
+	d.mu.Unlock()
+
+	installed, err := d.of.Dump(ctx, d.cfg.Bridge, "")
+	if err != nil {
+		return err
+	}
+	var b ovs.Bundle
+	b.Add(withRound(node, round)...)
+	stale := map[uint16]bool{}
+	for _, f := range installed {
+		if r := f.Cookie.Round(); r != round && !stale[r] {
+			stale[r] = true
+			b.DeleteCookie(roundCookie(r))
+		}
+	}
+	if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
+		return err
+	}
+	if err := db.SetBridgeExternalID(ctx, d.cfg.Bridge, idRound, fmt.Sprint(round)); err != nil {
+		return err
+	}
+	d.round = round
+	d.log.Info("reconciled", "round", round, "pods", len(node.Pods), "flows", b.Len()-len(stale), "staleRounds", len(stale))
+	return nil
+}
+
+// ovsdb returns the connection, or an error if there is none yet.
+func (d *Daemon) ovsdb() (*ovs.DB, error) {
+	db := d.db.Load()
+	if db == nil || !db.Connected() {
+		return nil, errors.New("not connected to ovsdb-server")
+	}
+	return db, nil
+}
+
+// nextOFPort reserves the lowest free pod ofport.
+func (d *Daemon) nextOFPort() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for p := firstPodOFPort; ; p++ {
+		if !d.ofports[p] {
+			d.ofports[p] = true
+			return p
+		}
+	}
+}
+
+func (d *Daemon) freeOFPort(p int) {
+	d.mu.Lock()
+	delete(d.ofports, p)
+	d.mu.Unlock()
+}

@@ -1,0 +1,83 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/containernetworking/cni/pkg/types"
+)
+
+// NetConf is Cane's network configuration (the CNI plugin's stdin).
+type NetConf struct {
+	types.PluginConf
+	Socket        string `json:"socket,omitempty"`
+	Pool          string `json:"pool,omitempty"` // default pool
+	RuntimeConfig struct {
+		Pool string `json:"pool,omitempty"`
+	} `json:"runtimeConfig,omitempty"`
+}
+
+// maxNetConf bounds what caned will parse; a netconf is a few hundred bytes.
+const maxNetConf = 1 << 20
+
+// ParseNetConf decodes and checks a netconf. Errors are CNI errors with
+// code 7 (invalid network config) or 6 (cannot decode).
+func ParseNetConf(data []byte) (*NetConf, *types.Error) {
+	if len(data) > maxNetConf {
+		return nil, types.NewError(types.ErrInvalidNetworkConfig, "network config too large", fmt.Sprintf("%d bytes, limit %d", len(data), maxNetConf))
+	}
+	var nc NetConf
+	if err := json.Unmarshal(data, &nc); err != nil {
+		return nil, types.NewError(types.ErrDecodingFailure, "cannot decode network config", err.Error())
+	}
+	if nc.CNIVersion == "" {
+		return nil, types.NewError(types.ErrInvalidNetworkConfig, "network config has no cniVersion", "")
+	}
+	if nc.Name == "" {
+		return nil, types.NewError(types.ErrInvalidNetworkConfig, "network config has no name", "")
+	}
+	return &nc, nil
+}
+
+// Args are the CNI_ARGS Cane reads.
+type Args struct {
+	PodNamespace string // K8S_POD_NAMESPACE
+	PodName      string // K8S_POD_NAME
+	Pool         string // CANE_POOL
+}
+
+// ParseArgs reads "K=V;K=V" CNI_ARGS. Unknown keys are ignored, as the
+// runtime passes keys for every plugin in a chain.
+func ParseArgs(s string) (Args, error) {
+	var a Args
+	if s == "" {
+		return a, nil
+	}
+	for _, kv := range strings.Split(s, ";") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return a, fmt.Errorf("CNI_ARGS: %q is not KEY=VALUE", kv)
+		}
+		switch k {
+		case "K8S_POD_NAMESPACE":
+			a.PodNamespace = v
+		case "K8S_POD_NAME":
+			a.PodName = v
+		case "CANE_POOL":
+			a.Pool = v
+		}
+	}
+	return a, nil
+}
+
+// choosePool picks the pool: CNI_ARGS CANE_POOL, then runtimeConfig, then
+// the netconf default.
+func choosePool(nc *NetConf, a Args) string {
+	for _, p := range []string{a.Pool, nc.RuntimeConfig.Pool, nc.Pool} {
+		if p != "" {
+			return p
+		}
+	}
+	return ""
+}

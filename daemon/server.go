@@ -1,0 +1,118 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/cane-cni/cane/api"
+)
+
+// maxRequest bounds a request body: a netconf plus a GC valid list of a
+// few thousand attachments fits easily.
+const maxRequest = 4 << 20
+
+// Listen opens the unix socket: root-only (0600) in a 0700 directory. A
+// stale socket file from an earlier run is replaced.
+func Listen(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	_ = os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Serve answers the API on l until ctx ends.
+func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/cni", d.handleCNI)
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Status()) })
+	mux.HandleFunc("GET /v1/pods", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Pods()) })
+	mux.HandleFunc("GET /v1/pools", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Pools()) })
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (d *Daemon) handleCNI(w http.ResponseWriter, r *http.Request) {
+	var req api.CNIRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		writeJSON(w, api.CNIResponse{Error: types.NewError(types.ErrDecodingFailure, "malformed request", err.Error())})
+		return
+	}
+	res, cerr := d.CNI(r.Context(), req)
+	writeJSON(w, api.CNIResponse{Result: res, Error: cerr})
+}
+
+// CNI runs one CNI request.
+func (d *Daemon) CNI(ctx context.Context, req api.CNIRequest) (json.RawMessage, *types.Error) {
+	start := time.Now()
+	res, err := d.cni(ctx, req)
+	if err != nil {
+		d.log.Warn("cni failed", "command", req.Command, "container", req.ContainerID, "code", err.Code, "msg", err.Msg, "details", err.Details, "took", time.Since(start))
+	}
+	return res, err
+}
+
+func (d *Daemon) cni(ctx context.Context, req api.CNIRequest) (json.RawMessage, *types.Error) {
+	nc, e := ParseNetConf(req.Config)
+	if e != nil {
+		return nil, e
+	}
+	if !d.ready.Load() {
+		reason, _ := d.notReady.Load().(string)
+		if req.Command == "STATUS" {
+			return nil, types.NewError(api.CodePluginNotAvailable, "caned is not ready", reason)
+		}
+		return nil, types.NewError(types.ErrTryAgainLater, "caned is not ready", reason)
+	}
+	switch req.Command {
+	case "ADD":
+		return d.add(ctx, req, nc)
+	case "DEL":
+		return nil, d.del(ctx, req)
+	case "CHECK":
+		return nil, d.check(ctx, req)
+	case "GC":
+		return nil, d.gc(ctx, nc)
+	case "STATUS":
+		if _, err := d.ovsdb(); err != nil {
+			return nil, types.NewError(api.CodePluginNotAvailable, "Open vSwitch is not reachable", err.Error())
+		}
+		return nil, nil
+	}
+	return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "unknown CNI_COMMAND", fmt.Sprintf("%.32q", req.Command))
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
