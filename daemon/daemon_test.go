@@ -1,0 +1,320 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/vishvananda/netlink"
+
+	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/ovs"
+	"github.com/cane-cni/cane/ovs/ovstest"
+	"github.com/cane-cni/cane/podnet"
+)
+
+// node is a daemon on a real OVS in its own netns.
+type node struct {
+	t   *testing.T
+	ovs *ovstest.Instance
+	cfg Config
+	d   *Daemon
+}
+
+func newNode(t *testing.T, mutate ...func(*Config)) *node {
+	o := ovstest.Start(t)
+	cfg, err := ParseConfig([]byte(goodConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.OVSDB, cfg.OVSRunDir, cfg.Datapath = o.DBEndpoint(), o.Dir, "netdev"
+	cfg.State = filepath.Join(t.TempDir(), "state.db")
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	n := &node{t: t, ovs: o, cfg: cfg}
+	n.start()
+	t.Cleanup(func() { n.d.Close() })
+	return n
+}
+
+func (n *node) start() {
+	n.t.Helper()
+	d, err := New(n.cfg, n.ovs.NS, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Start(ctx); err != nil {
+		n.t.Fatal(err)
+	}
+	n.d = d
+}
+
+func (n *node) restart() {
+	n.t.Helper()
+	n.d.Close()
+	n.start()
+}
+
+func netconf(pool string) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"cniVersion":"1.1.0","name":"cane","type":"cane","pool":%q}`, pool))
+}
+
+func (n *node) cni(cmd, id, netns, pool string) (*current.Result, error) {
+	res, cerr := n.d.CNI(context.Background(), api.CNIRequest{Command: cmd, ContainerID: id, Netns: netns, IfName: "eth0", Config: netconf(pool)})
+	if cerr != nil {
+		return nil, cerr
+	}
+	if cmd != "ADD" {
+		return nil, nil
+	}
+	var r current.Result
+	if err := json.Unmarshal(res, &r); err != nil {
+		n.t.Fatal(err)
+	}
+	return &r, nil
+}
+
+func (n *node) flowCount(sel string) int {
+	n.t.Helper()
+	fs, err := n.d.of.Dump(context.Background(), "br-int", sel)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return len(fs)
+}
+
+func (n *node) ports() []string {
+	ps, _ := n.d.db.Load().Ports(context.Background(), "br-int")
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+// code is the CNI error code of err, 0 for nil.
+func code(err error) uint {
+	var ce *types.Error
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return 0
+}
+
+func TestAddCheckDel(t *testing.T) {
+	n := newNode(t)
+	podA, podB := ovstest.NewNS(t), ovstest.NewNS(t)
+	a, err := n.cni("ADD", "ctr-a", podA.Path(), "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := n.cni("ADD", "ctr-b", podB.Path(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.IPs[0].Address.String(); got != "198.19.0.2/24" {
+		t.Errorf("pod A address %s", got)
+	}
+	if got := b.IPs[0].Address.String(); got != "198.19.1.2/24" {
+		t.Errorf("pod B address %s", got)
+	}
+	if len(a.Routes) != 1 || a.Routes[0].GW.String() != "198.19.0.1" || a.Interfaces[1].Sandbox != podA.Path() {
+		t.Errorf("result %+v", a)
+	}
+	// ADD again is idempotent.
+	again, err := n.cni("ADD", "ctr-a", podA.Path(), "prod")
+	if err != nil || again.IPs[0].Address.String() != "198.19.0.2/24" {
+		t.Fatalf("second ADD: %v %v", again, err)
+	}
+	pods := n.d.Pods()
+	if len(pods) != 2 || pods[0].Domain != "production" || pods[1].Domain != "test" {
+		t.Fatalf("pods %+v", pods)
+	}
+	for _, p := range pods {
+		if got := n.flowCount(flows.PodCookie(uint32(p.OFPort))); got != 5 {
+			t.Errorf("pod %s has %d flows, want 5", p.IP, got)
+		}
+	}
+	if _, err := n.cni("CHECK", "ctr-a", podA.Path(), "prod"); err != nil {
+		t.Fatalf("CHECK: %v", err)
+	}
+	// CHECK catches a deleted route.
+	_ = podA.Do(func(ns.NetNS) error {
+		l, _ := netlink.LinkByName("eth0")
+		rs, _ := netlink.RouteList(l, netlink.FAMILY_V4)
+		for _, r := range rs {
+			if r.Gw != nil {
+				_ = netlink.RouteDel(&r)
+			}
+		}
+		return nil
+	})
+	if _, err := n.cni("CHECK", "ctr-a", podA.Path(), "prod"); err == nil || !strings.Contains(err.Error(), "route") {
+		t.Fatalf("CHECK with route deleted: %v", err)
+	}
+	// CHECK catches a deleted flow.
+	if _, err := n.cni("CHECK", "ctr-b", podB.Path(), "test"); err != nil {
+		t.Fatalf("CHECK pod B: %v", err)
+	}
+	var del ovs.Bundle
+	del.DeleteCookie(fmt.Sprintf("table=%d,%s", flows.Forward, flows.PodCookie(uint32(pods[1].OFPort))))
+	if err := n.d.of.Apply(context.Background(), "br-int", &del); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.cni("CHECK", "ctr-b", podB.Path(), "test"); err == nil || !strings.Contains(err.Error(), "4 of the pod's 5 flows") {
+		t.Fatalf("CHECK with a flow deleted: %v", err)
+	}
+	// DEL twice; nothing of pod A remains.
+	for i := 0; i < 2; i++ {
+		if _, err := n.cni("DEL", "ctr-a", podA.Path(), "prod"); err != nil {
+			t.Fatalf("DEL #%d: %v", i+1, err)
+		}
+	}
+	if got := n.flowCount(flows.PodCookie(uint32(pods[0].OFPort))); got != 0 {
+		t.Errorf("%d flows of deleted pod left", got)
+	}
+	if ps := n.ports(); len(ps) != 1 || ps[0] != pods[1].Port {
+		t.Errorf("ports after DEL: %v", ps)
+	}
+	if _, ok := n.d.ipam.Get("ctr-a", "eth0"); ok {
+		t.Error("address of deleted pod still allocated")
+	}
+	_ = n.ovs.NS.Do(func(ns.NetNS) error {
+		if _, err := netlink.LinkByName(pods[0].Port); err == nil {
+			t.Error("host veth of deleted pod left")
+		}
+		return nil
+	})
+	// DEL with the netns already gone works too.
+	if _, err := n.cni("DEL", "ctr-b", "", "test"); err != nil {
+		t.Fatalf("DEL without netns: %v", err)
+	}
+	if len(n.d.Pods()) != 0 || len(n.ports()) != 0 {
+		t.Fatalf("left behind: pods %v ports %v", n.d.Pods(), n.ports())
+	}
+}
+
+func TestAddErrorsRollBack(t *testing.T) {
+	n := newNode(t, func(c *Config) {
+		c.Pools[1].CIDR = mustPrefix("198.19.1.0/30")
+		c.Pools[1].Gateway = mustAddr("198.19.1.1")
+		c.Pools[1].BlockSize = 30
+	})
+	pod := ovstest.NewNS(t)
+	tests := []struct {
+		name, id, netns, pool string
+		code                  uint
+	}{
+		{"bad netns", "c1", "/var/run/netns/nope", "prod", 8},
+		{"unknown pool", "c1", pod.Path(), "nope", api.CodeUnknownPool},
+		{"empty container id", "", pod.Path(), "prod", 4},
+	}
+	for _, tc := range tests {
+		if _, err := n.cni("ADD", tc.id, tc.netns, tc.pool); code(err) != tc.code {
+			t.Errorf("%s: %v, want code %d", tc.name, err, tc.code)
+		}
+	}
+	// Pool with one usable address: second ADD is refused as exhausted.
+	if _, err := n.cni("ADD", "c1", pod.Path(), "test"); err != nil {
+		t.Fatal(err)
+	}
+	pod2 := ovstest.NewNS(t)
+	if _, err := n.cni("ADD", "c2", pod2.Path(), "test"); code(err) != api.CodePoolExhausted {
+		t.Fatalf("exhausted pool: %v", err)
+	}
+	// An ADD that fails after allocating (eth0 already in the pod) undoes all.
+	if _, err := n.cni("ADD", "c3", pod.Path(), "prod"); err == nil {
+		t.Fatal("ADD into a netns that has eth0 succeeded")
+	}
+	if _, ok := n.d.ipam.Get("c3", "eth0"); ok {
+		t.Error("failed ADD kept its address")
+	}
+	if ps := n.ports(); len(ps) != 1 {
+		t.Errorf("failed ADD left ports: %v", ps)
+	}
+}
+
+func TestRestartKeepsFlows(t *testing.T) {
+	n := newNode(t)
+	pod := ovstest.NewNS(t)
+	if _, err := n.cni("ADD", "c1", pod.Path(), "prod"); err != nil {
+		t.Fatal(err)
+	}
+	before := n.flowCount("")
+	round := n.d.round
+	n.restart()
+	if n.d.round != round+1 {
+		t.Fatalf("round %d after restart, want %d", n.d.round, round+1)
+	}
+	if after := n.flowCount(""); after != before {
+		t.Fatalf("%d flows after restart, %d before", after, before)
+	}
+	if old := n.flowCount(roundCookie(round)); old != 0 {
+		t.Fatalf("%d flows of the old round left", old)
+	}
+	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
+		t.Fatalf("CHECK after restart: %v", err)
+	}
+	// The restarted daemon still deletes the pod properly.
+	if _, err := n.cni("DEL", "c1", pod.Path(), "prod"); err != nil {
+		t.Fatal(err)
+	}
+	if len(n.ports()) != 0 {
+		t.Fatalf("ports left: %v", n.ports())
+	}
+}
+
+func TestGC(t *testing.T) {
+	n := newNode(t)
+	keep, drop := ovstest.NewNS(t), ovstest.NewNS(t)
+	if _, err := n.cni("ADD", "keep", keep.Path(), "prod"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.cni("ADD", "drop", drop.Path(), "prod"); err != nil {
+		t.Fatal(err)
+	}
+	gc := json.RawMessage(`{"cniVersion":"1.1.0","name":"cane","type":"cane","cni.dev/valid-attachments":[{"containerID":"keep","ifname":"eth0"}]}`)
+	if _, cerr := n.d.CNI(context.Background(), api.CNIRequest{Command: "GC", Config: gc}); cerr != nil {
+		t.Fatal(cerr)
+	}
+	pods := n.d.Pods()
+	if len(pods) != 1 || pods[0].ContainerID != "keep" {
+		t.Fatalf("after GC: %+v", pods)
+	}
+	if ps := n.ports(); len(ps) != 1 || ps[0] != podnet.HostIfName("keep", "eth0") {
+		t.Fatalf("ports after GC: %v", ps)
+	}
+}
+
+func TestStatusNotReady(t *testing.T) {
+	cfg, _ := ParseConfig([]byte(goodConfig))
+	cfg.State = filepath.Join(t.TempDir(), "s.db")
+	cfg.OVSDB = "unix:" + filepath.Join(t.TempDir(), "none.sock")
+	d, err := New(cfg, nil, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	_, cerr := d.CNI(context.Background(), api.CNIRequest{Command: "STATUS", Config: netconf("prod")})
+	if cerr == nil || cerr.Code != api.CodePluginNotAvailable {
+		t.Fatalf("STATUS while starting: %v", cerr)
+	}
+	_, cerr = d.CNI(context.Background(), api.CNIRequest{Command: "ADD", ContainerID: "c", IfName: "eth0", Netns: "/proc/self/ns/net", Config: netconf("prod")})
+	if cerr == nil || cerr.Code != 11 {
+		t.Fatalf("ADD while starting: %v", cerr)
+	}
+}
