@@ -1,0 +1,223 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/vishvananda/netlink"
+
+	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/daemon"
+	"github.com/cane-cni/cane/e2e/testbed"
+	"github.com/cane-cni/cane/flows"
+)
+
+// twoDomains is a node config with production and test, isolated.
+func twoDomains(t *testing.T) daemon.Config {
+	t.Helper()
+	cfg, err := daemon.ParseConfig([]byte(`{
+	  "domains": [{"name": "production", "vni": 100}, {"name": "test", "vni": 200}],
+	  "pools": [
+	    {"name": "prod", "domain": "production", "cidr": "198.19.0.0/24", "gateway": "198.19.0.1"},
+	    {"name": "test", "domain": "test", "cidr": "198.19.1.0/24", "gateway": "198.19.1.1"}
+	  ]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// probe runs ICMP, TCP and UDP from one pod to another and returns which
+// got through.
+func probe(t *testing.T, from, to *testbed.Pod, port int) map[string]bool {
+	t.Helper()
+	ping, err := testbed.Ping(from.NS, to.IP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := testbed.TCP(from.NS, to.NS, to.IP, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	udp, err := testbed.UDP(from.NS, to.NS, to.IP, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]bool{"icmp": ping, "tcp": tcp, "udp": udp}
+}
+
+// TestSingleNode: pods in production and test on one node. Same-domain
+// traffic flows, cross-domain traffic and forged frames go nowhere, and
+// DEL leaves nothing behind.
+func TestSingleNode(t *testing.T) {
+	tb := newTestbed(t)
+	c := ctx(t)
+	node, err := tb.StartNode(c, "node1", twoDomains(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := map[string]*testbed.Pod{}
+	for _, p := range []struct{ name, pool string }{
+		{"shop/prod-a", "prod"}, {"shop/prod-b", "prod"}, {"qa/test-a", "test"}, {"qa/test-b", "test"},
+	} {
+		pod, err := tb.AddPod(c, node, p.name, p.pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pods[p.name[strings.Index(p.name, "/")+1:]] = pod
+	}
+	prodA, prodB, testA, testB := pods["prod-a"], pods["prod-b"], pods["test-a"], pods["test-b"]
+
+	t.Run("addresses come from the domain's pool", func(t *testing.T) {
+		for _, p := range []*testbed.Pod{prodA, prodB} {
+			if !netip.MustParsePrefix("198.19.0.0/24").Contains(p.IP) {
+				t.Errorf("%s got %s", p.Name, p.IP)
+			}
+		}
+		for _, p := range []*testbed.Pod{testA, testB} {
+			if !netip.MustParsePrefix("198.19.1.0/24").Contains(p.IP) {
+				t.Errorf("%s got %s", p.Name, p.IP)
+			}
+		}
+	})
+
+	t.Run("same domain reaches on every protocol", func(t *testing.T) {
+		for _, pair := range [][2]*testbed.Pod{{prodA, prodB}, {prodB, prodA}, {testA, testB}} {
+			for proto, ok := range probe(t, pair[0], pair[1], 7000) {
+				if !ok {
+					t.Errorf("%s -> %s over %s: no answer", pair[0].Name, pair[1].Name, proto)
+				}
+			}
+		}
+	})
+
+	t.Run("cross domain fails on every protocol", func(t *testing.T) {
+		before, _ := node.Drops(c, flows.ReasonIsolation)
+		for _, pair := range [][2]*testbed.Pod{{prodA, testA}, {testA, prodA}, {testB, prodB}} {
+			for proto, ok := range probe(t, pair[0], pair[1], 7001) {
+				if ok {
+					t.Errorf("%s -> %s over %s: got through", pair[0].Name, pair[1].Name, proto)
+				}
+			}
+		}
+		after, _ := node.Drops(c, flows.ReasonIsolation)
+		if after <= before {
+			t.Errorf("isolation drop counter did not move: %d -> %d", before, after)
+		}
+	})
+
+	t.Run("forged frames go nowhere", func(t *testing.T) {
+		gw := netip.MustParseAddr("198.19.0.1")
+		send := func(from *testbed.Pod, frames ...[]byte) func() error {
+			return func() error { return testbed.SendFrame(from.NS, "eth0", frames...) }
+		}
+		cases := []struct {
+			name    string
+			from    *testbed.Pod
+			frame   testbed.Frame
+			src     netip.Addr
+			deliver bool
+		}{
+			{"own MAC and IP (control)", prodB, testbed.Frame{SrcMAC: prodB.MAC, DstMAC: prodA.MAC}, prodB.IP, true},
+			{"forged source IP", prodB, testbed.Frame{SrcMAC: prodB.MAC, DstMAC: prodA.MAC}, netip.MustParseAddr("198.19.0.99"), false},
+			{"forged source MAC", prodB, testbed.Frame{SrcMAC: net.HardwareAddr{0x0a, 0x58, 1, 2, 3, 4}, DstMAC: prodA.MAC}, prodB.IP, false},
+			{"test pod posing as a production pod", testA, testbed.Frame{SrcMAC: prodB.MAC, DstMAC: prodA.MAC}, prodB.IP, false},
+			{"802.1Q-tagged frame", prodB, testbed.Frame{SrcMAC: prodB.MAC, DstMAC: prodA.MAC, VLAN: 100}, prodB.IP, false},
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				token := []byte("forged-" + tc.name)
+				port := uint16(7100 + i)
+				got, err := testbed.Received(prodA.NS, prodA.IP, int(port), token,
+					send(tc.from, tc.frame.UDP(tc.src, prodA.IP, 40000, port, token)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != tc.deliver {
+					t.Errorf("delivered = %v, want %v", got, tc.deliver)
+				}
+			})
+		}
+		t.Run("ARP poisoning is dropped as spoof", func(t *testing.T) {
+			before, _ := node.Drops(c, flows.ReasonSpoof)
+			bcast := net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
+			poison := testbed.Frame{SrcMAC: prodB.MAC, DstMAC: bcast}.ARP(2, prodB.MAC, prodA.IP, bcast, prodA.IP)
+			gwClaim := testbed.Frame{SrcMAC: prodB.MAC, DstMAC: bcast}.ARP(2, prodB.MAC, gw, bcast, gw)
+			if err := testbed.SendFrame(prodB.NS, "eth0", poison, gwClaim); err != nil {
+				t.Fatal(err)
+			}
+			after, _ := node.Drops(c, flows.ReasonSpoof)
+			if after-before != 2 {
+				t.Errorf("spoof drops went %d -> %d, want +2", before, after)
+			}
+		})
+	})
+
+	t.Run("CHECK catches a deleted route", func(t *testing.T) {
+		if err := tb.Check(c, prodB); err != nil {
+			t.Fatalf("CHECK of a healthy pod: %v", err)
+		}
+		_ = prodB.NS.Do(func(ns.NetNS) error {
+			l, _ := netlink.LinkByName("eth0")
+			rs, _ := netlink.RouteList(l, netlink.FAMILY_V4)
+			for _, r := range rs {
+				if r.Gw != nil {
+					_ = netlink.RouteDel(&r)
+				}
+			}
+			return nil
+		})
+		if err := tb.Check(c, prodB); err == nil || !strings.Contains(err.Error(), "route") {
+			t.Fatalf("CHECK after deleting the route: %v", err)
+		}
+	})
+
+	t.Run("DEL leaves nothing behind", func(t *testing.T) {
+		for _, p := range pods {
+			if err := tb.Del(c, p); err != nil {
+				t.Fatalf("DEL %s: %v", p.Name, err)
+			}
+		}
+		assertEmpty(t, c, node)
+	})
+}
+
+// assertEmpty checks a node holds no pod: no attachment, no port, no pod
+// flow, no veth, no address.
+func assertEmpty(t *testing.T, c context.Context, node *testbed.Node) {
+	t.Helper()
+	var pods []api.Pod
+	if err := node.Client().Get(c, "/v1/pods", &pods); err != nil || len(pods) != 0 {
+		t.Errorf("caned still lists pods: %v %v", pods, err)
+	}
+	var pools []api.Pool
+	if err := node.Client().Get(c, "/v1/pools", &pools); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pools {
+		if p.Allocated != 0 {
+			t.Errorf("pool %s still has %d addresses allocated", p.Name, p.Allocated)
+		}
+	}
+	fs, err := node.OVS.OpenFlow().Dump(c, "br-int", flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff<<40))
+	if err != nil || len(fs) != 0 {
+		t.Errorf("pod flows left: %d %v", len(fs), err)
+	}
+	out, err := node.OVS.Appctl(c, "ovs-vswitchd", "dpif/show")
+	if err != nil || strings.Contains(out, "cane") {
+		t.Errorf("OVS ports left:\n%s %v", out, err)
+	}
+	_ = node.NS.Do(func(ns.NetNS) error {
+		links, _ := netlink.LinkList()
+		for _, l := range links {
+			if l.Type() == "veth" {
+				t.Errorf("veth %s left on the node", l.Attrs().Name)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,167 @@
+package testbed
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/containernetworking/plugins/pkg/ns"
+	"github.com/containernetworking/plugins/pkg/testutils"
+
+	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/daemon"
+	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/ovs"
+)
+
+// Node is one simulated node: a netns with an OVS instance and caned.
+type Node struct {
+	Name   string
+	NS     ns.NetNS
+	OVS    *ovs.Server
+	Config daemon.Config
+	Socket string
+	Log    string // caned's log file
+
+	tb    *Testbed
+	caned *exec.Cmd
+}
+
+// NetNSName is the node's netns for `ip netns exec`.
+func (n *Node) NetNSName() string { return filepath.Base(n.NS.Path()) }
+
+// NewNetNS creates a netns that Close removes.
+func (tb *Testbed) NewNetNS() (ns.NetNS, error) {
+	n, err := testutils.NewNS()
+	if err != nil {
+		return nil, fmt.Errorf("create netns: %w", err)
+	}
+	tb.defer_(func() error {
+		n.Close()
+		return testutils.UnmountNS(n)
+	})
+	return n, nil
+}
+
+// StartNode creates the node's netns, starts its OVS and its caned with
+// cfg (node name, paths and datapath are filled in), and waits until
+// caned reports ready.
+func (tb *Testbed) StartNode(ctx context.Context, name string, cfg daemon.Config) (*Node, error) {
+	netns, err := tb.NewNetNS()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(tb.Dir, name)
+	o := &ovs.Server{Dir: filepath.Join(dir, "ovs"), NetNS: filepath.Base(netns.Path())}
+	tb.defer_(o.Stop)
+	if err := o.Start(ctx); err != nil {
+		return nil, fmt.Errorf("node %s: %w", name, err)
+	}
+	cfg.Node, cfg.Datapath = name, "netdev"
+	cfg.OVSDB, cfg.OVSRunDir = o.DBEndpoint(), o.Dir
+	cfg.Socket = filepath.Join(dir, "caned.sock")
+	cfg.State = filepath.Join(dir, "state.db")
+	n := &Node{Name: name, NS: netns, OVS: o, Config: cfg, Socket: cfg.Socket, Log: filepath.Join(dir, "caned.log"), tb: tb}
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "caned.json"), data, 0o600); err != nil {
+		return nil, err
+	}
+	tb.defer_(n.StopCaned)
+	if err := n.StartCaned(ctx); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// StartCaned starts caned in the node's netns and waits for ready.
+func (n *Node) StartCaned(ctx context.Context) error {
+	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command("ip", "netns", "exec", n.NetNSName(), filepath.Join(n.tb.BinDir, "caned"),
+		"--config", filepath.Join(filepath.Dir(n.Socket), "caned.json"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start caned on %s: %w", n.Name, err)
+	}
+	n.caned = cmd
+	return n.WaitReady(ctx)
+}
+
+// WaitReady polls caned's status until it is ready or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	c := api.NewClient(n.Socket)
+	for {
+		var s api.Status
+		err := c.Get(ctx, "/v1/status", &s)
+		if err == nil && s.Ready {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("not ready: %s", s.Reason)
+		}
+		select {
+		case <-ctx.Done():
+			log, _ := os.ReadFile(n.Log)
+			return fmt.Errorf("caned on %s: %w; log:\n%s", n.Name, err, tail(log, 2000))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// StopCaned ends the caned this node started (by its PID) gracefully.
+func (n *Node) StopCaned() error { return n.stopCaned(syscall.SIGTERM) }
+
+// KillCaned ends caned with SIGKILL, as a crash would.
+func (n *Node) KillCaned() error { return n.stopCaned(syscall.SIGKILL) }
+
+func (n *Node) stopCaned(sig syscall.Signal) error {
+	if n.caned == nil || n.caned.Process == nil {
+		return nil
+	}
+	_ = n.caned.Process.Signal(sig)
+	done := make(chan error, 1)
+	go func() { done <- n.caned.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = n.caned.Process.Kill()
+		<-done
+	}
+	n.caned = nil
+	return nil
+}
+
+// Client is an API client for the node's caned.
+func (n *Node) Client() *api.Client { return api.NewClient(n.Socket) }
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// Drops is the number of packets the node's pipeline dropped for reason.
+func (n *Node) Drops(ctx context.Context, reason flows.Reason) (uint64, error) {
+	sel := flows.NewCookie(0, flows.KindBase, reason, 0).Match(flows.ReasonMask)
+	fs, err := n.OVS.OpenFlow().Dump(ctx, n.Config.Bridge, sel)
+	if err != nil {
+		return 0, err
+	}
+	var sum uint64
+	for _, f := range fs {
+		sum += f.Packets
+	}
+	return sum, nil
+}

@@ -1,0 +1,105 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+
+	"github.com/containernetworking/cni/libcni"
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/plugins/pkg/ns"
+)
+
+// Pod is a netns attached through the real cane binary.
+type Pod struct {
+	Name        string // namespace/name as the runtime would pass it
+	ContainerID string
+	NS          ns.NetNS
+	Node        *Node
+	Pool        string
+	IP          netip.Addr
+	MAC         net.HardwareAddr
+	Result      *current.Result
+}
+
+// ConfList is the network configuration a runtime would load for a node.
+func (n *Node) ConfList() (*libcni.NetworkConfigList, error) {
+	return libcni.ConfListFromBytes([]byte(fmt.Sprintf(`{
+  "cniVersion": "1.1.0",
+  "name": "cane",
+  "plugins": [{"type": "cane", "socket": %q}]
+}`, n.Socket)))
+}
+
+// CNI returns a libcni client that finds cane in the testbed's bin dir
+// and keeps its result cache inside the testbed.
+func (tb *Testbed) CNI() *libcni.CNIConfig {
+	return libcni.NewCNIConfigWithCacheDir([]string{tb.BinDir}, filepath.Join(tb.Dir, "cni-cache"), nil)
+}
+
+// RuntimeConf is what a runtime passes for the pod.
+func (p *Pod) RuntimeConf() *libcni.RuntimeConf {
+	ns, name := splitName(p.Name)
+	return &libcni.RuntimeConf{
+		ContainerID: p.ContainerID, NetNS: p.NS.Path(), IfName: "eth0",
+		Args: [][2]string{{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", ns}, {"K8S_POD_NAME", name}, {"CANE_POOL", p.Pool}},
+	}
+}
+
+// AddPod makes a pod netns on node n and runs CNI ADD for it in pool.
+func (tb *Testbed) AddPod(ctx context.Context, n *Node, name, pool string) (*Pod, error) {
+	netns, err := tb.NewNetNS()
+	if err != nil {
+		return nil, err
+	}
+	p := &Pod{Name: name, ContainerID: "ctr-" + filepath.Base(netns.Path()), NS: netns, Node: n, Pool: pool}
+	list, err := n.ConfList()
+	if err != nil {
+		return nil, err
+	}
+	res, err := tb.CNI().AddNetworkList(ctx, list, p.RuntimeConf())
+	if err != nil {
+		return nil, fmt.Errorf("ADD %s: %w", name, err)
+	}
+	tb.defer_(func() error { return tb.CNI().DelNetworkList(context.Background(), list, p.RuntimeConf()) })
+	r, err := current.NewResultFromResult(res)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.IPs) != 1 || len(r.Interfaces) < 2 {
+		return nil, fmt.Errorf("ADD %s: unexpected result %v", name, r)
+	}
+	p.Result = r
+	p.IP, _ = netip.AddrFromSlice(r.IPs[0].Address.IP.To4())
+	p.MAC, _ = net.ParseMAC(r.Interfaces[1].Mac)
+	return p, nil
+}
+
+// Del runs CNI DEL for the pod.
+func (tb *Testbed) Del(ctx context.Context, p *Pod) error {
+	list, err := p.Node.ConfList()
+	if err != nil {
+		return err
+	}
+	return tb.CNI().DelNetworkList(ctx, list, p.RuntimeConf())
+}
+
+// Check runs CNI CHECK for the pod.
+func (tb *Testbed) Check(ctx context.Context, p *Pod) error {
+	list, err := p.Node.ConfList()
+	if err != nil {
+		return err
+	}
+	return tb.CNI().CheckNetworkList(ctx, list, p.RuntimeConf())
+}
+
+// splitName splits "namespace/name"; a bare name is in "default".
+func splitName(s string) (string, string) {
+	if ns, name, ok := strings.Cut(s, "/"); ok {
+		return ns, name
+	}
+	return "default", s
+}
