@@ -16,8 +16,8 @@ import (
 // Kubernetes store arrives) the domains, pools and reservations.
 type Config struct {
 	Node         string        `json:"node"`
-	Bridge       string        `json:"bridge"`   // default br-int
-	Datapath     string        `json:"datapath"` // "system", "netdev", or "" to detect
+	Bridge       string        `json:"bridge"`    // default br-int
+	Datapath     string        `json:"datapath"`  // "system", "netdev", or "" to detect
 	OVSDB        string        `json:"ovsdb"`     // default unix:/var/run/openvswitch/db.sock
 	OVSRunDir    string        `json:"ovsRunDir"` // where BRIDGE.mgmt is; default /var/run/openvswitch
 	Socket       string        `json:"socket"`    // default api.DefaultSocket

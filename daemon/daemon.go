@@ -60,8 +60,14 @@ type Daemon struct {
 
 	db       atomic.Pointer[ovs.DB]
 	ready    atomic.Bool
-	notReady atomic.Value // string: why not ready
-	round    uint16
+	notReady atomic.Value  // string: why not ready
+	round    atomic.Uint32 // flow cookie round of this run (16 bits)
+	datapath atomic.Value  // string: the bridge's datapath type
+
+	// resync is held shared by every CNI operation and exclusively by
+	// reconcile, so no pod's flows are installed under a round that a
+	// concurrent reconcile is about to delete.
+	resync sync.RWMutex
 
 	locks keyedMutex
 
@@ -100,6 +106,26 @@ func (d *Daemon) Close() error {
 	return d.store.Close()
 }
 
+// Run keeps the daemon in sync with OVS until ctx ends: Start, then on a
+// lost ovsdb session (ovsdb-server restarted) mark not ready, reconnect
+// and reconcile again, which replays every flow under a new round.
+func (d *Daemon) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		if d.Start(ctx) != nil {
+			return
+		}
+		db := d.db.Load()
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.Lost():
+		}
+		d.ready.Store(false)
+		d.notReady.Store("lost the session to ovsdb-server; reconnecting")
+		d.log.Warn("lost the session to ovsdb-server; reconnecting")
+	}
+}
+
 // Start connects to OVS, retrying until ctx ends, then sets up the bridge
 // and reconciles. Until it returns nil the daemon answers "not ready".
 func (d *Daemon) Start(ctx context.Context) error {
@@ -123,7 +149,10 @@ func (d *Daemon) start(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	db := d.db.Load()
-	if db == nil {
+	if db == nil || !db.Connected() {
+		if db != nil {
+			db.Close()
+		}
 		var err error
 		if db, err = ovs.Connect(cctx, d.cfg.OVSDB); err != nil {
 			return err
@@ -141,7 +170,7 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("set up bridge %s: %w", d.cfg.Bridge, err)
 	}
-	d.cfg.Datapath = dp
+	d.datapath.Store(dp)
 	return d.reconcile(cctx, db)
 }
 
@@ -150,6 +179,8 @@ func (d *Daemon) start(ctx context.Context) error {
 // also deletes every older round: flows that stay the same are replaced
 // in place atomically, so traffic never stops (no flush).
 func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
+	d.resync.Lock()
+	defer d.resync.Unlock()
 	ids, err := db.BridgeExternalIDs(ctx, d.cfg.Bridge)
 	if err != nil {
 		return err
@@ -208,7 +239,7 @@ func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
 	if err := db.SetBridgeExternalID(ctx, d.cfg.Bridge, idRound, fmt.Sprint(round)); err != nil {
 		return err
 	}
-	d.round = round
+	d.round.Store(uint32(round))
 	d.log.Info("reconciled", "round", round, "pods", len(node.Pods), "flows", b.Len()-len(stale), "staleRounds", len(stale))
 	return nil
 }

@@ -255,10 +255,10 @@ func TestRestartKeepsFlows(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := n.flowCount("")
-	round := n.d.round
+	round := uint16(n.d.round.Load())
 	n.restart()
-	if n.d.round != round+1 {
-		t.Fatalf("round %d after restart, want %d", n.d.round, round+1)
+	if got := uint16(n.d.round.Load()); got != round+1 {
+		t.Fatalf("round %d after restart, want %d", got, round+1)
 	}
 	if after := n.flowCount(""); after != before {
 		t.Fatalf("%d flows after restart, %d before", after, before)
@@ -316,5 +316,46 @@ func TestStatusNotReady(t *testing.T) {
 	_, cerr = d.CNI(context.Background(), api.CNIRequest{Command: "ADD", ContainerID: "c", IfName: "eth0", Netns: "/proc/self/ns/net", Config: netconf("prod")})
 	if cerr == nil || cerr.Code != 11 {
 		t.Fatalf("ADD while starting: %v", cerr)
+	}
+}
+
+// TestOVSDBRestart: ovsdb-server goes away and comes back; caned reports
+// not ready meanwhile, then reconnects, resyncs, and the pod is intact.
+func TestOVSDBRestart(t *testing.T) {
+	n := newNode(t)
+	pod := ovstest.NewNS(t)
+	if _, err := n.cni("ADD", "c1", pod.Path(), "prod"); err != nil {
+		t.Fatal(err)
+	}
+	flowsBefore := n.flowCount("")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.d.Run(ctx)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting until %s", what)
+			}
+		}
+	}
+	waitFor("ready", func() bool { return n.d.Status().Ready })
+	round := n.d.Status().Round
+	if err := n.ovs.StopDB(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("not ready", func() bool { return !n.d.Status().Ready })
+	if _, err := n.cni("ADD", "c2", pod.Path(), "prod"); code(err) != 11 {
+		t.Fatalf("ADD while OVS is down: %v, want code 11", err)
+	}
+	if err := n.ovs.StartDB(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("ready again", func() bool { s := n.d.Status(); return s.Ready && s.Round > round })
+	if got := n.flowCount(""); got != flowsBefore {
+		t.Fatalf("%d flows after the resync, %d before", got, flowsBefore)
+	}
+	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
+		t.Fatalf("CHECK after ovsdb-server restart: %v", err)
 	}
 }

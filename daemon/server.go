@@ -94,6 +94,8 @@ func (d *Daemon) cni(ctx context.Context, req api.CNIRequest) (json.RawMessage, 
 		}
 		return nil, types.NewError(types.ErrTryAgainLater, "caned is not ready", reason)
 	}
+	d.resync.RLock()
+	defer d.resync.RUnlock()
 	switch req.Command {
 	case "ADD":
 		return d.add(ctx, req, nc)

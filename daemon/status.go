@@ -9,7 +9,8 @@ import (
 
 // Status reports readiness and what the node holds.
 func (d *Daemon) Status() api.Status {
-	s := api.Status{Ready: d.ready.Load(), Node: d.cfg.Node, Bridge: d.cfg.Bridge, Datapath: d.cfg.Datapath, Round: d.round}
+	dp, _ := d.datapath.Load().(string)
+	s := api.Status{Ready: d.ready.Load(), Node: d.cfg.Node, Bridge: d.cfg.Bridge, Datapath: dp, Round: uint16(d.round.Load())}
 	if _, err := d.ovsdb(); err != nil && s.Ready {
 		s.Ready, s.Reason = false, err.Error()
 	}

@@ -10,9 +10,7 @@ import (
 	"os"
 	"reflect"
 	"sync"
-	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
@@ -29,25 +27,31 @@ type DB struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every cache update
+	lost    chan struct{} // closed when the session ends
 }
 
-// Connect dials endpoint (e.g. "unix:/var/run/openvswitch/db.sock"), starts
-// monitoring and reconnects by itself if ovsdb-server restarts.
+// Connect dials endpoint (e.g. "unix:/var/run/openvswitch/db.sock") and
+// starts monitoring. It does not reconnect: when the session ends, Lost is
+// closed and the caller makes a new DB and resyncs. (libovsdb's own
+// reconnect panics once its backoff gives up, which a node agent must
+// never do during a long OVS outage.)
 func Connect(ctx context.Context, endpoint string) (*DB, error) {
 	m, err := dbModel()
 	if err != nil {
 		return nil, err
 	}
-	bo := backoff.NewExponentialBackOff()
-	bo.MaxInterval = time.Second
-	c, err := client.NewOVSDBClient(m, client.WithEndpoint(endpoint), client.WithReconnect(5*time.Second, bo))
+	c, err := client.NewOVSDBClient(m, client.WithEndpoint(endpoint))
 	if err != nil {
 		return nil, err
 	}
 	if err := c.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("connect to ovsdb %s: %w", endpoint, err)
 	}
-	db := &DB{c: c, changed: make(chan struct{})}
+	db := &DB{c: c, changed: make(chan struct{}), lost: make(chan struct{})}
+	go func() {
+		<-c.DisconnectNotify()
+		close(db.lost)
+	}()
 	notify := func() {
 		db.mu.Lock()
 		close(db.changed)
@@ -74,11 +78,22 @@ func Connect(ctx context.Context, endpoint string) (*DB, error) {
 	return db, nil
 }
 
-// Close disconnects.
-func (db *DB) Close() { db.c.Disconnect() }
+// Close ends the session for good.
+func (db *DB) Close() { db.c.Close() }
 
-// Connected reports whether the session to ovsdb-server is up.
-func (db *DB) Connected() bool { return db.c.Connected() }
+// Lost is closed when the session to ovsdb-server has ended.
+func (db *DB) Lost() <-chan struct{} { return db.lost }
+
+// Connected reports whether the session to ovsdb-server is up. (libovsdb's
+// own Connected stays true after a disconnect when it does not reconnect.)
+func (db *DB) Connected() bool {
+	select {
+	case <-db.lost:
+		return false
+	default:
+		return db.c.Connected()
+	}
+}
 
 // waitFor calls check after every cache change until it returns true, an
 // error, or ctx ends.

@@ -89,6 +89,9 @@ func (s *Server) StartSwitch(ctx context.Context) error {
 		"--log-file="+filepath.Join(s.Dir, "ovs-vswitchd.log"), "--detach")
 }
 
+// StopDB ends ovsdb-server (by the PID in its pidfile) and waits for it.
+func (s *Server) StopDB() error { return stopPID(s.pidfile("ovsdb-server")) }
+
 // StopSwitch ends ovs-vswitchd (by the PID in its pidfile) and waits for it.
 func (s *Server) StopSwitch() error { return stopPID(s.pidfile("ovs-vswitchd")) }
 

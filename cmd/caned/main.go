@@ -50,11 +50,7 @@ func run(config string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Socket, err)
 	}
-	go func() {
-		if err := d.Start(ctx); err != nil {
-			log.Error("start", "err", err)
-		}
-	}()
+	go d.Run(ctx)
 	log.Info("serving", "socket", cfg.Socket, "node", cfg.Node)
 	return d.Serve(ctx, l)
 }

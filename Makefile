@@ -1,0 +1,40 @@
+# Cane. `make demo` runs a sandbox cluster; `make test` runs every test.
+GO      ?= go
+BIN     := $(CURDIR)/bin
+PIDFILE := $(CURDIR)/.cache/sandbox.pid
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: all build deps test unit e2e demo demo-down fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./plugins/cane ./cmd/caned ./cmd/canectl
+
+deps:
+	./scripts/deps.sh
+
+# Everything: static checks, unit tests, OVS and netlink tests (in throwaway
+# namespaces), the e2e isolation suite, and short fuzz runs.
+test: deps build
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	CANE_BIN_DIR=$(BIN) $(GO) test -count=1 -race ./...
+
+unit:
+	$(GO) test -count=1 ./flows/... ./ipam/... ./cluster/... ./api/...
+
+e2e: deps build
+	CANE_BIN_DIR=$(BIN) $(GO) test -count=1 -v ./e2e/...
+
+# A one-node cluster in network namespaces, pods in two isolated domains.
+demo: deps build
+	@mkdir -p $(dir $(PIDFILE))
+	$(GO) build -o $(BIN)/sandbox ./e2e/sandbox
+	$(BIN)/sandbox -bin $(BIN) -pidfile $(PIDFILE)
+
+demo-down:
+	@if [ -f $(PIDFILE) ]; then kill -TERM $$(cat $(PIDFILE)) && echo "sandbox stopping"; else echo "no sandbox running"; fi
+
+clean:
+	rm -rf $(BIN) .cache
