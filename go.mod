@@ -1,6 +1,6 @@
 module github.com/cane-cni/cane
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/containernetworking/cni v1.3.0

@@ -124,7 +124,7 @@ func stopPID(pidfile string) error {
 		return nil
 	}
 	for i := 0; i < 500; i++ {
-		if syscall.Kill(pid, 0) != nil {
+		if !alive(pid) {
 			os.Remove(pidfile)
 			return nil
 		}
@@ -133,4 +133,19 @@ func stopPID(pidfile string) error {
 	_ = syscall.Kill(pid, syscall.SIGKILL)
 	os.Remove(pidfile)
 	return nil
+}
+
+// alive reports whether pid runs. A zombie (exited, not yet reaped by
+// whoever adopted the detached daemon) counts as gone.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// Format: "pid (comm) state ..."; comm may hold spaces, so look after ')'.
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -87,16 +88,32 @@ func run(ctx context.Context, tb *testbed.Testbed, once bool) error {
 		fmt.Fprintf(w, "%s/%s\t%s\t%s\t%s\n", p.PodNamespace, p.PodName, p.Domain, p.IP, p.Port)
 	}
 	fmt.Fprintln(w, "\nFROM\tTO\tICMP\tTCP\tUDP")
+	var pairs [][2]*testbed.Pod
 	for _, a := range pods {
 		for _, b := range pods {
-			if a == b {
-				continue
+			if a != b {
+				pairs = append(pairs, [2]*testbed.Pod{a, b})
 			}
-			ping, _ := testbed.Ping(a.NS, b.IP)
-			tcp, _ := testbed.TCP(a.NS, b.NS, b.IP, 8080)
-			udp, _ := testbed.UDP(a.NS, b.NS, b.IP, 8080)
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.Name, b.Name, mark(ping), mark(tcp), mark(udp))
 		}
+	}
+	// Probe all pairs at once (each on its own port): blocked probes wait
+	// for their timeout, and there is no reason to wait for them in turn.
+	rows := make([]string, len(pairs))
+	var wg sync.WaitGroup
+	for i, pr := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, b, port := pr[0], pr[1], 8000+i
+			ping, _ := testbed.Ping(a.NS, b.IP)
+			tcp, _ := testbed.TCP(a.NS, b.NS, b.IP, port)
+			udp, _ := testbed.UDP(a.NS, b.NS, b.IP, port)
+			rows[i] = fmt.Sprintf("%s\t%s\t%s\t%s\t%s", a.Name, b.Name, mark(ping), mark(tcp), mark(udp))
+		}()
+	}
+	wg.Wait()
+	for _, r := range rows {
+		fmt.Fprintln(w, r)
 	}
 	w.Flush()
 	fmt.Printf("\nSame domain reaches, production and test do not.\n")
