@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,4 +360,66 @@ func TestOVSDBRestart(t *testing.T) {
 	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
 		t.Fatalf("CHECK after ovsdb-server restart: %v", err)
 	}
+}
+
+// TestConcurrentAddDel: many containers at once, each also ADDed twice and
+// DELed concurrently; at the end allocations, attachments, OVS ports and
+// pod flows agree exactly.
+func TestConcurrentAddDel(t *testing.T) {
+	n := newNode(t)
+	const pods = 12
+	nss := make([]ns.NetNS, pods)
+	for i := range nss {
+		nss[i] = ovstest.NewNS(t)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < pods; i++ {
+		id := fmt.Sprintf("c%d", i)
+		for j := 0; j < 2; j++ { // duplicate ADDs race each other
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := n.cni("ADD", id, nss[i].Path(), "prod"); err != nil {
+					t.Errorf("ADD %s: %v", id, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for i := 0; i < pods; i += 2 { // half go away, concurrently, DEL twice each
+		for j := 0; j < 2; j++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := n.cni("DEL", fmt.Sprintf("c%d", i), nss[i].Path(), "prod"); err != nil {
+					t.Errorf("DEL: %v", err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	want := pods / 2
+	allocs, attached, ports := len(n.d.ipam.List()), len(n.d.Pods()), len(n.ports())
+	podFlows := n.flowCount(flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff << 40))
+	if allocs != want || attached != want || ports != want || podFlows != want*5 {
+		t.Fatalf("allocations %d, attachments %d, ports %d, pod flows %d; want %d, %d, %d, %d",
+			allocs, attached, ports, podFlows, want, want, want, want*5)
+	}
+	seen := map[string]bool{}
+	for _, p := range n.d.Pods() {
+		if seen[p.IP.String()] {
+			t.Fatalf("address %s twice", p.IP)
+		}
+		seen[p.IP.String()] = true
+		if _, err := n.cni("CHECK", p.ContainerID, nss[must(strconv.Atoi(p.ContainerID[1:]))].Path(), "prod"); err != nil {
+			t.Errorf("CHECK %s: %v", p.ContainerID, err)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
