@@ -38,6 +38,29 @@ func checkRequest(req api.CNIRequest, needNetns bool) *types.Error {
 	return nil
 }
 
+// begin starts an operation on one attachment: it validates the request,
+// takes the OVSDB session (or answers 11, try again) and locks the
+// container. Call the returned unlock when done.
+func (d *Daemon) begin(req api.CNIRequest, needNetns bool) (*ovs.DB, func(), *types.Error) {
+	if e := checkRequest(req, needNetns); e != nil {
+		return nil, nil, e
+	}
+	db, e := d.session()
+	if e != nil {
+		return nil, nil, e
+	}
+	return db, d.locks.Lock(req.ContainerID), nil
+}
+
+// session is the OVSDB session, or the CNI error for its absence.
+func (d *Daemon) session() (*ovs.DB, *types.Error) {
+	db, err := d.ovsdb()
+	if err != nil {
+		return nil, types.NewError(types.ErrTryAgainLater, "Open vSwitch is not reachable", err.Error())
+	}
+	return db, nil
+}
+
 // validIfName: what the kernel accepts as an interface name.
 func validIfName(s string) error {
 	if s == "" || len(s) > 15 || s == "." || s == ".." || strings.ContainsAny(s, "/: \t\n\x00") {
@@ -49,9 +72,11 @@ func validIfName(s string) error {
 // add attaches a pod. All or nothing: on error every step already done is
 // undone in reverse order. Calls for one container are serialized.
 func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json.RawMessage, *types.Error) {
-	if e := checkRequest(req, true); e != nil {
+	db, unlock, e := d.begin(req, true)
+	if e != nil {
 		return nil, e
 	}
+	defer unlock()
 	args, err := ParseArgs(req.Args)
 	if err != nil {
 		return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_ARGS", err.Error())
@@ -60,12 +85,6 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	if pool == "" {
 		return nil, types.NewError(types.ErrInvalidNetworkConfig, "no pool chosen", `set "pool" in the network config, or CANE_POOL in CNI_ARGS`)
 	}
-	db, err := d.ovsdb()
-	if err != nil {
-		return nil, types.NewError(types.ErrTryAgainLater, "Open vSwitch is not reachable", err.Error())
-	}
-	defer d.locks.Lock(req.ContainerID)()
-
 	h := ipam.Handle(req.ContainerID, req.IfName)
 	d.mu.Lock()
 	existing := d.attachments[h]

@@ -24,6 +24,7 @@ import (
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/ovs/ovstest"
 	"github.com/cane-cni/cane/podnet"
+	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
 // node is a daemon on a real OVS in its own netns.
@@ -90,6 +91,16 @@ func (n *node) cni(cmd, id, netns, pool string) (*current.Result, error) {
 	return &r, nil
 }
 
+// addPod makes a pod netns and ADDs container id to pool in it.
+func (n *node) addPod(id, pool string) ns.NetNS {
+	n.t.Helper()
+	pod := podnettest.NewNS(n.t)
+	if _, err := n.cni("ADD", id, pod.Path(), pool); err != nil {
+		n.t.Fatalf("ADD %s: %v", id, err)
+	}
+	return pod
+}
+
 func (n *node) flowCount(sel string) int {
 	n.t.Helper()
 	fs, err := n.d.of.Dump(context.Background(), "br-int", sel)
@@ -119,7 +130,7 @@ func code(err error) uint {
 
 func TestAddCheckDel(t *testing.T) {
 	n := newNode(t)
-	podA, podB := ovstest.NewNS(t), ovstest.NewNS(t)
+	podA, podB := podnettest.NewNS(t), podnettest.NewNS(t)
 	a, err := n.cni("ADD", "ctr-a", podA.Path(), "prod")
 	if err != nil {
 		t.Fatal(err)
@@ -155,16 +166,7 @@ func TestAddCheckDel(t *testing.T) {
 		t.Fatalf("CHECK: %v", err)
 	}
 	// CHECK catches a deleted route.
-	_ = podA.Do(func(ns.NetNS) error {
-		l, _ := netlink.LinkByName("eth0")
-		rs, _ := netlink.RouteList(l, netlink.FAMILY_V4)
-		for _, r := range rs {
-			if r.Gw != nil {
-				_ = netlink.RouteDel(&r)
-			}
-		}
-		return nil
-	})
+	podnettest.DeleteDefaultRoute(t, podA, "eth0")
 	if _, err := n.cni("CHECK", "ctr-a", podA.Path(), "prod"); err == nil || !strings.Contains(err.Error(), "route") {
 		t.Fatalf("CHECK with route deleted: %v", err)
 	}
@@ -216,7 +218,7 @@ func TestAddErrorsRollBack(t *testing.T) {
 		c.Pools[1].Gateway = mustAddr("198.19.1.1")
 		c.Pools[1].BlockSize = 30
 	})
-	pod := ovstest.NewNS(t)
+	pod := podnettest.NewNS(t)
 	tests := []struct {
 		name, id, netns, pool string
 		code                  uint
@@ -234,7 +236,7 @@ func TestAddErrorsRollBack(t *testing.T) {
 	if _, err := n.cni("ADD", "c1", pod.Path(), "test"); err != nil {
 		t.Fatal(err)
 	}
-	pod2 := ovstest.NewNS(t)
+	pod2 := podnettest.NewNS(t)
 	if _, err := n.cni("ADD", "c2", pod2.Path(), "test"); code(err) != api.CodePoolExhausted {
 		t.Fatalf("exhausted pool: %v", err)
 	}
@@ -252,10 +254,7 @@ func TestAddErrorsRollBack(t *testing.T) {
 
 func TestRestartKeepsFlows(t *testing.T) {
 	n := newNode(t)
-	pod := ovstest.NewNS(t)
-	if _, err := n.cni("ADD", "c1", pod.Path(), "prod"); err != nil {
-		t.Fatal(err)
-	}
+	pod := n.addPod("c1", "prod")
 	before := n.flowCount("")
 	round := uint16(n.d.round.Load())
 	n.restart()
@@ -282,7 +281,7 @@ func TestRestartKeepsFlows(t *testing.T) {
 
 func TestGC(t *testing.T) {
 	n := newNode(t)
-	keep, drop := ovstest.NewNS(t), ovstest.NewNS(t)
+	keep, drop := podnettest.NewNS(t), podnettest.NewNS(t)
 	if _, err := n.cni("ADD", "keep", keep.Path(), "prod"); err != nil {
 		t.Fatal(err)
 	}
@@ -325,10 +324,7 @@ func TestStatusNotReady(t *testing.T) {
 // not ready meanwhile, then reconnects, resyncs, and the pod is intact.
 func TestOVSDBRestart(t *testing.T) {
 	n := newNode(t)
-	pod := ovstest.NewNS(t)
-	if _, err := n.cni("ADD", "c1", pod.Path(), "prod"); err != nil {
-		t.Fatal(err)
-	}
+	pod := n.addPod("c1", "prod")
 	flowsBefore := n.flowCount("")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -370,7 +366,7 @@ func TestConcurrentAddDel(t *testing.T) {
 	const pods = 12
 	nss := make([]ns.NetNS, pods)
 	for i := range nss {
-		nss[i] = ovstest.NewNS(t)
+		nss[i] = podnettest.NewNS(t)
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < pods; i++ {

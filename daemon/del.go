@@ -20,14 +20,11 @@ import (
 // everything. The address is released last, so it is never handed out
 // while any piece of the old attachment remains.
 func (d *Daemon) del(ctx context.Context, req api.CNIRequest) *types.Error {
-	if e := checkRequest(req, false); e != nil {
+	db, unlock, e := d.begin(req, false)
+	if e != nil {
 		return e
 	}
-	db, err := d.ovsdb()
-	if err != nil {
-		return types.NewError(types.ErrTryAgainLater, "Open vSwitch is not reachable", err.Error())
-	}
-	defer d.locks.Lock(req.ContainerID)()
+	defer unlock()
 	if err := d.detach(ctx, db, req.ContainerID, req.IfName, req.Netns); err != nil {
 		return cniError("delete attachment", err)
 	}
@@ -74,14 +71,11 @@ func (d *Daemon) detach(ctx context.Context, db *ovs.DB, containerID, ifName, ne
 // check verifies an attachment: allocation, veth, address, route, OVS port
 // and the pod's flows.
 func (d *Daemon) check(ctx context.Context, req api.CNIRequest) *types.Error {
-	if e := checkRequest(req, true); e != nil {
+	db, unlock, e := d.begin(req, true)
+	if e != nil {
 		return e
 	}
-	db, err := d.ovsdb()
-	if err != nil {
-		return types.NewError(types.ErrTryAgainLater, "Open vSwitch is not reachable", err.Error())
-	}
-	defer d.locks.Lock(req.ContainerID)()
+	defer unlock()
 	d.mu.Lock()
 	a := d.attachments[ipam.Handle(req.ContainerID, req.IfName)]
 	d.mu.Unlock()

@@ -13,9 +13,9 @@ import (
 // list as valid, then gives back blocks with no address left. Attachments
 // of other networks are not touched.
 func (d *Daemon) gc(ctx context.Context, nc *NetConf) *types.Error {
-	db, err := d.ovsdb()
-	if err != nil {
-		return types.NewError(types.ErrTryAgainLater, "Open vSwitch is not reachable", err.Error())
+	db, e := d.session()
+	if e != nil {
+		return e
 	}
 	valid := map[string]bool{}
 	for _, v := range nc.ValidAttachments {

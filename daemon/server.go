@@ -106,8 +106,9 @@ func (d *Daemon) cni(ctx context.Context, req api.CNIRequest) (json.RawMessage, 
 	case "GC":
 		return nil, d.gc(ctx, nc)
 	case "STATUS":
-		if _, err := d.ovsdb(); err != nil {
-			return nil, types.NewError(api.CodePluginNotAvailable, "Open vSwitch is not reachable", err.Error())
+		if _, e := d.session(); e != nil {
+			e.Code = api.CodePluginNotAvailable
+			return nil, e
 		}
 		return nil, nil
 	}

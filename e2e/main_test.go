@@ -70,3 +70,14 @@ func ctx(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	return c
 }
+
+// startNode is a testbed with one node running production and test.
+func startNode(t *testing.T) (*testbed.Testbed, context.Context, *testbed.Node) {
+	t.Helper()
+	tb, c := newTestbed(t), ctx(t)
+	node, err := tb.StartNode(c, "node1", twoDomains(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tb, c, node
+}

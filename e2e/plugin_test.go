@@ -85,12 +85,7 @@ func TestPluginErrors(t *testing.T) {
 // TestCNIVersions: every version libcni can convert to gets a result it
 // can read, and CHECK and DEL work where the version has them.
 func TestCNIVersions(t *testing.T) {
-	tb := newTestbed(t)
-	c := ctx(t)
-	node, err := tb.StartNode(c, "node1", twoDomains(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb, c, node := startNode(t)
 	for _, v := range []string{"0.3.1", "0.4.0", "1.0.0", "1.1.0"} {
 		t.Run(v, func(t *testing.T) {
 			list, err := libcni.ConfListFromBytes([]byte(fmt.Sprintf(`{"cniVersion":%q,"name":"cane","plugins":[{"type":"cane","socket":%q,"pool":"prod"}]}`, v, node.Socket)))
@@ -129,12 +124,7 @@ func TestCNIVersions(t *testing.T) {
 // TestStatusAndGC: STATUS says ready, GC removes what the runtime no
 // longer knows, and STATUS says not available once caned is gone.
 func TestStatusAndGC(t *testing.T) {
-	tb := newTestbed(t)
-	c := ctx(t)
-	node, err := tb.StartNode(c, "node1", twoDomains(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb, c, node := startNode(t)
 	list, _ := node.ConfList()
 	if err := tb.CNI().GetStatusNetworkList(c, list); err != nil {
 		t.Fatalf("STATUS: %v", err)

@@ -14,6 +14,7 @@ import (
 	"github.com/cane-cni/cane/daemon"
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
 // twoDomains is a node config with production and test, isolated.
@@ -54,12 +55,7 @@ func probe(t *testing.T, from, to *testbed.Pod, port int) map[string]bool {
 // traffic flows, cross-domain traffic and forged frames go nowhere, and
 // DEL leaves nothing behind.
 func TestSingleNode(t *testing.T) {
-	tb := newTestbed(t)
-	c := ctx(t)
-	node, err := tb.StartNode(c, "node1", twoDomains(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tb, c, node := startNode(t)
 	pods := map[string]*testbed.Pod{}
 	for _, p := range []struct{ name, pool string }{
 		{"shop/prod-a", "prod"}, {"shop/prod-b", "prod"}, {"qa/test-a", "test"}, {"qa/test-b", "test"},
@@ -161,16 +157,7 @@ func TestSingleNode(t *testing.T) {
 		if err := tb.Check(c, prodB); err != nil {
 			t.Fatalf("CHECK of a healthy pod: %v", err)
 		}
-		_ = prodB.NS.Do(func(ns.NetNS) error {
-			l, _ := netlink.LinkByName("eth0")
-			rs, _ := netlink.RouteList(l, netlink.FAMILY_V4)
-			for _, r := range rs {
-				if r.Gw != nil {
-					_ = netlink.RouteDel(&r)
-				}
-			}
-			return nil
-		})
+		podnettest.DeleteDefaultRoute(t, prodB.NS, "eth0")
 		if err := tb.Check(c, prodB); err == nil || !strings.Contains(err.Error(), "route") {
 			t.Fatalf("CHECK after deleting the route: %v", err)
 		}

@@ -43,12 +43,7 @@ var reasonNames = map[Reason]string{
 	ReasonUnknownSource: "unknown-source",
 }
 
-func (r Reason) String() string {
-	if n, ok := reasonNames[r]; ok {
-		return n
-	}
-	return fmt.Sprintf("reason%d", uint8(r))
-}
+func (r Reason) String() string { return name(reasonNames, r, "reason") }
 
 // DropReasons lists every reason a drop flow can carry.
 var DropReasons = []Reason{ReasonSpoof, ReasonIsolation, ReasonUnknownVNI, ReasonNoRoute, ReasonUnknownSource}

@@ -39,11 +39,14 @@ var tableNames = map[Table]string{
 	Output:       "Output",
 }
 
-func (t Table) String() string {
-	if n, ok := tableNames[t]; ok {
+func (t Table) String() string { return name(tableNames, t, "table") }
+
+// name looks v up in names, falling back to prefix and number.
+func name[T ~uint8](names map[T]string, v T, prefix string) string {
+	if n, ok := names[v]; ok {
 		return n
 	}
-	return fmt.Sprintf("table%d", uint8(t))
+	return fmt.Sprintf("%s%d", prefix, uint8(v))
 }
 
 // TableByName returns the table with the given name (case-sensitive).

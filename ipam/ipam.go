@@ -3,7 +3,10 @@ package ipam
 import (
 	"errors"
 	"fmt"
+	"iter"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -250,24 +253,14 @@ func (m *IPAM) Get(containerID, ifName string) (Allocation, bool) {
 func (m *IPAM) List() []Allocation {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Allocation, 0, len(m.byIP))
-	for _, a := range m.byIP {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].IP.Less(out[j].IP) })
-	return out
+	return slices.SortedFunc(maps.Values(m.byIP), func(a, b Allocation) int { return a.IP.Compare(b.IP) })
 }
 
 // Blocks returns the blocks this node holds, sorted.
 func (m *IPAM) Blocks() []Block {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Block, 0, len(m.blocks))
-	for _, b := range m.blocks {
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CIDR.Addr().Less(out[j].CIDR.Addr()) })
-	return out
+	return slices.SortedFunc(maps.Values(m.blocks), func(a, b Block) int { return a.CIDR.Addr().Compare(b.CIDR.Addr()) })
 }
 
 // ReleaseEmptyBlocks gives back every block of this node with no live
@@ -289,15 +282,13 @@ func (m *IPAM) ReleaseEmptyBlocks() ([]Block, error) {
 	return freed, nil
 }
 
+// inUse reports whether any allocated or reserved address is in cidr.
 func (m *IPAM) inUse(cidr netip.Prefix) bool {
-	for ip := range m.byIP {
-		if cidr.Contains(ip) {
-			return true
-		}
-	}
-	for ip := range m.resIPs {
-		if cidr.Contains(ip) {
-			return true
+	for _, addrs := range []iter.Seq[netip.Addr]{maps.Keys(m.byIP), maps.Keys(m.resIPs)} {
+		for ip := range addrs {
+			if cidr.Contains(ip) {
+				return true
+			}
 		}
 	}
 	return false

@@ -10,7 +10,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 
-	"github.com/cane-cni/cane/ovs/ovstest"
+	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
 func setup(t *testing.T) Config {
@@ -18,7 +18,7 @@ func setup(t *testing.T) Config {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	host, pod := ovstest.NewNS(t), ovstest.NewNS(t)
+	host, pod := podnettest.NewNS(t), podnettest.NewNS(t)
 	ip := netip.MustParseAddr("198.19.0.10")
 	return Config{
 		HostNS: host, NetNS: pod.Path(), IfName: "eth0", HostIfName: HostIfName("c1", "eth0"),
@@ -65,16 +65,7 @@ func TestSetupCheckTeardown(t *testing.T) {
 	// Check notices a deleted route.
 	podNS, _ := ns.GetNS(cfg.NetNS)
 	defer podNS.Close()
-	_ = podNS.Do(func(ns.NetNS) error {
-		l, _ := netlink.LinkByName("eth0")
-		rs, _ := netlink.RouteList(l, netlink.FAMILY_V4)
-		for _, r := range rs {
-			if r.Gw != nil {
-				_ = netlink.RouteDel(&r)
-			}
-		}
-		return nil
-	})
+	podnettest.DeleteDefaultRoute(t, podNS, "eth0")
 	if err := Check(cfg); err == nil || !strings.Contains(err.Error(), "default route") {
 		t.Fatalf("Check with route deleted = %v", err)
 	}

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
-	"github.com/containernetworking/plugins/pkg/testutils"
 
 	"github.com/cane-cni/cane/ovs"
+	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
 // Skip skips the test unless it runs as root with OVS installed.
@@ -26,21 +26,6 @@ func Skip(t testing.TB) {
 	if _, err := exec.LookPath("ovs-vswitchd"); err != nil {
 		t.Skip("needs Open vSwitch (apt-get install openvswitch-switch)")
 	}
-}
-
-// NewNS creates a throwaway netns, removed when the test ends. Its name for
-// `ip netns exec` is filepath.Base(n.Path()).
-func NewNS(t testing.TB) ns.NetNS {
-	t.Helper()
-	n, err := testutils.NewNS()
-	if err != nil {
-		t.Fatalf("create netns: %v", err)
-	}
-	t.Cleanup(func() {
-		n.Close()
-		_ = testutils.UnmountNS(n)
-	})
-	return n
 }
 
 // Instance is a running OVS for one test.
@@ -55,7 +40,7 @@ type Instance struct {
 func Start(t testing.TB) *Instance {
 	t.Helper()
 	Skip(t)
-	n := NewNS(t)
+	n := podnettest.NewNS(t)
 	dir, err := os.MkdirTemp("", "cane-ovs-")
 	if err != nil {
 		t.Fatal(err)
