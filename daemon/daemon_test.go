@@ -27,6 +27,9 @@ import (
 	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
+// podFlows is how many flows one pod has.
+var podFlows = len(flows.PodFlows(flows.Pod{}))
+
 // node is a daemon on a real OVS in its own netns.
 type node struct {
 	t   *testing.T
@@ -158,8 +161,8 @@ func TestAddCheckDel(t *testing.T) {
 		t.Fatalf("pods %+v", pods)
 	}
 	for _, p := range pods {
-		if got := n.flowCount(flows.PodCookie(uint32(p.OFPort))); got != 5 {
-			t.Errorf("pod %s has %d flows, want 5", p.IP, got)
+		if got := n.flowCount(flows.PodCookie(uint32(p.OFPort))); got != podFlows {
+			t.Errorf("pod %s has %d flows, want %d", p.IP, got, podFlows)
 		}
 	}
 	if _, err := n.cni("CHECK", "ctr-a", podA.Path(), "prod"); err != nil {
@@ -179,7 +182,7 @@ func TestAddCheckDel(t *testing.T) {
 	if err := n.d.of.Apply(context.Background(), "br-int", &del); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.cni("CHECK", "ctr-b", podB.Path(), "test"); err == nil || !strings.Contains(err.Error(), "4 of the pod's 5 flows") {
+	if _, err := n.cni("CHECK", "ctr-b", podB.Path(), "test"); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d of the pod's %d flows", podFlows-1, podFlows)) {
 		t.Fatalf("CHECK with a flow deleted: %v", err)
 	}
 	// DEL twice; nothing of pod A remains.
@@ -396,10 +399,10 @@ func TestConcurrentAddDel(t *testing.T) {
 	wg.Wait()
 	want := pods / 2
 	allocs, attached, ports := len(n.d.ipam.List()), len(n.d.Pods()), len(n.ports())
-	podFlows := n.flowCount(flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff << 40))
-	if allocs != want || attached != want || ports != want || podFlows != want*5 {
+	installed := n.flowCount(flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff << 40))
+	if allocs != want || attached != want || ports != want || installed != want*podFlows {
 		t.Fatalf("allocations %d, attachments %d, ports %d, pod flows %d; want %d, %d, %d, %d",
-			allocs, attached, ports, podFlows, want, want, want, want*5)
+			allocs, attached, ports, installed, want, want, want, want*podFlows)
 	}
 	seen := map[string]bool{}
 	for _, p := range n.d.Pods() {

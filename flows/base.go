@@ -21,7 +21,13 @@ func Base(n Node) []Flow {
 		vni[d.Name] = d.VNI
 	}
 	for _, p := range n.Pools {
-		fs = append(fs, arpResponderGateway(vni[p.Domain], p, n), domainPolicyIsolation(p))
+		fs = append(fs, arpResponderGateway(vni[p.Domain], p, n), arpResponderPool(vni[p.Domain], p), domainPolicyIsolation(p))
+	}
+	if n.Overlay {
+		fs = append(fs, overlayBase(n)...)
+	}
+	if n.Uplink {
+		fs = append(fs, uplinkBase(n)...)
 	}
 	for _, d := range n.Domains {
 		for _, p := range n.Pools {

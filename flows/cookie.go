@@ -19,6 +19,7 @@ type Kind uint8
 const (
 	KindBase Kind = 1 // the pipeline skeleton, domains and pools
 	KindPod  Kind = 2 // one local pod; object = its ofport
+	KindNode Kind = 3 // one remote node; object = its VTEP address
 )
 
 // Reason says why a drop flow drops. Every drop flow has one, so drops are
@@ -29,7 +30,7 @@ const (
 	ReasonNone          Reason = 0
 	ReasonSpoof         Reason = 1 // wrong MAC/IP for the port, or a tagged frame
 	ReasonIsolation     Reason = 2 // destination is in a domain the source may not reach
-	ReasonUnknownVNI    Reason = 3 // tunnel packet with a VNI or VTEP nobody knows
+	ReasonUnknownVNI    Reason = 3 // tunnel packet with a VNI or VTEP nobody knows, or an unknown VLAN on the uplink
 	ReasonNoRoute       Reason = 4 // no pod or route for the destination; unanswered ARP
 	ReasonUnknownSource Reason = 5 // packet from a port that is not a pod or tunnel
 )

@@ -9,7 +9,6 @@ func PodFlows(p Pod) []Flow {
 		classifierPod(p),
 		spoofGuardIP(p),
 		spoofGuardARP(p),
-		arpResponderPod(p),
 		forwardPod(p),
 	}
 }
@@ -46,15 +45,6 @@ func spoofGuardARP(p Pod) Flow {
 		Table: SpoofGuard, Priority: 200, Cookie: podCookie(p),
 		Match:   fmt.Sprintf("arp,in_port=%d,dl_src=%s,arp_spa=%s,arp_sha=%s", p.OFPort, p.MAC, p.IP, p.MAC),
 		Actions: gotoTable(ARPResponder),
-	}
-}
-
-// arpResponderPod answers "who has <pod IP>" for pods of the same domain.
-func arpResponderPod(p Pod) Flow {
-	return Flow{
-		Table: ARPResponder, Priority: 200, Cookie: podCookie(p),
-		Match:   fmt.Sprintf("arp,%s=%#x,arp_op=1,arp_tpa=%s", RegDomain, p.VNI, p.IP),
-		Actions: arpReply(p.MAC.String(), macHex(p.MAC), ipHex(p.IP)),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 type Domain struct {
 	Name  string
 	VNI   uint32   // 24 bits; also the value of reg0 for its pods
+	VLAN  uint16   // 802.1Q VID on the underlay; 0 for an overlay (VXLAN) domain
 	Peers []string // domains this one may reach (peering is applied in both directions)
 }
 
@@ -28,19 +29,53 @@ type Pod struct {
 	VNI    uint32 // its domain's VNI
 }
 
+// RemoteNode is another node: its tunnel endpoint and the blocks it holds.
+type RemoteNode struct {
+	Name   string
+	VTEP   netip.Addr // IPv4 underlay address; also the cookie object of its flows
+	Blocks []RemoteBlock
+}
+
+// RemoteBlock is a block of addresses held by a remote node.
+type RemoteBlock struct {
+	CIDR netip.Prefix
+	Pool string
+}
+
 // Node is the desired state of one node's pipeline.
 type Node struct {
 	GatewayMAC net.HardwareAddr // answered for every pool's gateway address
+	Overlay    bool             // the VXLAN port (TunnelOFPort) exists
+	Uplink     bool             // the underlay uplink (UplinkOFPort) exists
 	Domains    []Domain
 	Pools      []Pool
 	Pods       []Pod
+	Remotes    []RemoteNode
 }
 
-// All returns every flow of the node: the base pipeline and each pod's flows.
+// All returns every flow of the node: the base pipeline, each pod's flows
+// and each remote node's flows.
 func (n Node) All() []Flow {
 	fs := Base(n)
 	for _, p := range n.Pods {
 		fs = append(fs, PodFlows(p)...)
 	}
+	for _, r := range n.Remotes {
+		fs = append(fs, RemoteFlows(n, r)...)
+	}
 	return fs
+}
+
+// domain returns the domain of a pool, and whether both exist.
+func (n Node) domain(pool string) (Domain, bool) {
+	for _, p := range n.Pools {
+		if p.Name == pool {
+			for _, d := range n.Domains {
+				if d.Name == p.Domain {
+					return d, true
+				}
+			}
+		}
+	}
+	return Domain{}, false
 }

@@ -12,6 +12,9 @@ const (
 	// Classifier names the source of a packet: a local pod port (sets the
 	// source domain in reg0) or, later, the tunnel. Unknown sources drop.
 	Classifier Table = 0
+	// TunnelVNI admits tunnel packets (from a known VTEP, checked in
+	// Classifier) only with a known domain's VNI, and sets reg0 from it.
+	TunnelVNI Table = 5
 	// SpoofGuard passes only frames whose in_port, MAC and IP (ARP fields too)
 	// belong to the pod on that port. 802.1Q-tagged frames from pods drop.
 	SpoofGuard Table = 10
@@ -28,10 +31,11 @@ const (
 )
 
 // Tables lists the pipeline in the order packets meet it.
-var Tables = []Table{Classifier, SpoofGuard, ARPResponder, DomainPolicy, Forward, Output}
+var Tables = []Table{Classifier, TunnelVNI, SpoofGuard, ARPResponder, DomainPolicy, Forward, Output}
 
 var tableNames = map[Table]string{
 	Classifier:   "Classifier",
+	TunnelVNI:    "TunnelVNI",
 	SpoofGuard:   "SpoofGuard",
 	ARPResponder: "ARPResponder",
 	DomainPolicy: "DomainPolicy",
@@ -65,4 +69,12 @@ const (
 	RegDomain = "reg0"
 	// RegOutPort (reg1) carries the ofport chosen by Forward, read by Output.
 	RegOutPort = "reg1"
+	// RegScratch (reg2) is scratch space inside one action list.
+	RegScratch = "reg2"
+)
+
+// Fixed ofports of the node's non-pod ports (pods start at 10).
+const (
+	TunnelOFPort = 1 // flow-based VXLAN: remote_ip=flow, key=flow
+	UplinkOFPort = 2 // patch to the underlay bridge, for VLAN domains
 )

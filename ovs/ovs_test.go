@@ -87,13 +87,21 @@ func TestPorts(t *testing.T) {
 	}
 }
 
+// node has every kind of flow: two overlay domains, a VLAN domain, local
+// pods and a remote node with blocks of each.
 var node = flows.Node{
 	GatewayMAC: net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 1},
-	Domains:    []flows.Domain{{Name: "production", VNI: 100}, {Name: "test", VNI: 200}},
+	Overlay:    true, Uplink: true,
+	Domains: []flows.Domain{{Name: "production", VNI: 100}, {Name: "test", VNI: 200}, {Name: "legacy", VNI: 300, VLAN: 30}},
 	Pools: []flows.Pool{
 		{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.0.0/24"), Gateway: netip.MustParseAddr("198.19.0.1")},
 		{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/24"), Gateway: netip.MustParseAddr("198.19.1.1")},
+		{Name: "legacy", Domain: "legacy", CIDR: netip.MustParsePrefix("198.19.2.0/24"), Gateway: netip.MustParseAddr("198.19.2.1")},
 	},
+	Remotes: []flows.RemoteNode{{Name: "node2", VTEP: netip.MustParseAddr("198.18.0.2"), Blocks: []flows.RemoteBlock{
+		{CIDR: netip.MustParsePrefix("198.19.0.64/26"), Pool: "prod"},
+		{CIDR: netip.MustParsePrefix("198.19.2.64/26"), Pool: "legacy"},
+	}}},
 	Pods: []flows.Pod{
 		{OFPort: 10, MAC: net.HardwareAddr{0x0a, 0x58, 198, 19, 0, 2}, IP: netip.MustParseAddr("198.19.0.2"), VNI: 100},
 		{OFPort: 11, MAC: net.HardwareAddr{0x0a, 0x58, 198, 19, 1, 2}, IP: netip.MustParseAddr("198.19.1.2"), VNI: 200},
@@ -148,6 +156,15 @@ func TestPipelineInstalls(t *testing.T) {
 	}
 	if n, w := len(dumped(t, o, flows.PodCookie(11))), len(flows.PodFlows(node.Pods[1])); n != w {
 		t.Fatalf("other pod has %d flows, want %d", n, w)
+	}
+	// Remove the remote node by its cookie: exactly its flows go.
+	var delNode ovs.Bundle
+	delNode.DeleteCookie(flows.NodeCookie(node.Remotes[0].VTEP))
+	if err := of.Apply(c, "br-int", &delNode); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(dumped(t, o, "")), len(want)-len(flows.PodFlows(node.Pods[0]))-len(flows.RemoteFlows(node, node.Remotes[0])); got != want {
+		t.Fatalf("%d flows after removing a pod and a node, want %d", got, want)
 	}
 }
 
