@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,4 +81,18 @@ func startNode(t *testing.T) (*testbed.Testbed, context.Context, *testbed.Node) 
 		t.Fatal(err)
 	}
 	return tb, c, node
+}
+
+// k8sDir holds kube-apiserver (and kubelet): $CANE_K8S_DIR (make test sets
+// it), else scripts/k8s.sh builds or finds them in its cache.
+func k8sDir(t *testing.T) string {
+	t.Helper()
+	if d := os.Getenv("CANE_K8S_DIR"); d != "" {
+		return d
+	}
+	out, err := exec.Command("../scripts/k8s.sh").Output()
+	if err != nil {
+		t.Fatalf("scripts/k8s.sh: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }

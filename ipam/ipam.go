@@ -189,12 +189,13 @@ func (m *IPAM) pickReserved(p Pool, r Reservation) (netip.Addr, netip.Prefix, er
 // claim takes a block of the pool for this node: `want` if given, else the
 // lowest free one. Races with other nodes are retried on the next block.
 func (m *IPAM) claim(p Pool, want *netip.Prefix) (netip.Prefix, error) {
+	lost := map[netip.Prefix]bool{} // races lost in this call, even if a store's list lags
 	for attempt := 0; attempt < 64; attempt++ {
 		bs, err := m.store.Blocks(p.Name)
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("list blocks of pool %q: %w", p.Name, err)
 		}
-		taken := map[netip.Prefix]bool{}
+		taken := maps.Clone(lost)
 		for _, b := range bs {
 			taken[b.CIDR] = true
 		}
@@ -211,7 +212,8 @@ func (m *IPAM) claim(p Pool, want *netip.Prefix) (netip.Prefix, error) {
 		b := Block{Pool: p.Name, CIDR: cidr, Node: m.node}
 		err = m.store.ClaimBlock(b)
 		if errors.Is(err, ErrBlockTaken) {
-			continue // another node won this one; look again
+			lost[cidr] = true // another node won this one; look again
+			continue
 		}
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("claim block %s of pool %q: %w", cidr, p.Name, err)

@@ -22,6 +22,7 @@ type Testbed struct {
 
 	mu       sync.Mutex
 	cleanups []func() error
+	fabric   *Fabric
 }
 
 // New makes a testbed; binDir must hold the cane and caned binaries.

@@ -1,0 +1,138 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/cane-cni/cane/cluster/local"
+	"github.com/cane-cni/cane/ipam"
+)
+
+// Store is the multi-node ipam.Store: blocks in the API, allocations in
+// the node-local file.
+type Store struct {
+	dyn     dynamic.Interface
+	local   *local.Store
+	timeout time.Duration
+}
+
+var _ ipam.Store = (*Store)(nil)
+
+// NewStore returns a Store over the API (dyn) and the node's local file.
+func NewStore(dyn dynamic.Interface, l *local.Store) *Store {
+	return &Store{dyn: dyn, local: l, timeout: 10 * time.Second}
+}
+
+func (s *Store) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.timeout)
+}
+
+// Blocks lists a pool's blocks from the API server (not a cache: claims
+// are rare and must see the latest state).
+func (s *Store) Blocks(pool string) ([]ipam.Block, error) {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	list, err := s.dyn.Resource(BlocksResource).List(ctx, metav1.ListOptions{LabelSelector: LabelPool + "=" + pool})
+	if err != nil {
+		return nil, fmt.Errorf("list blocks of pool %s: %w", pool, err)
+	}
+	var out []ipam.Block
+	for _, u := range list.Items {
+		b, err := blockOf(&u)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ipam.Block{Pool: b.Pool, CIDR: b.CIDR, Node: b.Node})
+	}
+	return out, nil
+}
+
+// ClaimBlock creates the block's object; AlreadyExists means another node
+// (or this one, earlier) holds it.
+func (s *Store) ClaimBlock(b ipam.Block) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(Group + "/" + Version)
+	u.SetKind("Block")
+	u.SetName(BlockName(b.Pool, b.CIDR))
+	u.SetLabels(map[string]string{LabelPool: b.Pool, LabelNode: b.Node})
+	if err := unstructured.SetNestedMap(u.Object, map[string]any{"pool": b.Pool, "cidr": b.CIDR.String(), "node": b.Node}, "spec"); err != nil {
+		return err
+	}
+	_, err := s.dyn.Resource(BlocksResource).Create(ctx, u, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return ipam.ErrBlockTaken
+	}
+	if err != nil {
+		return fmt.Errorf("create block %s: %w", u.GetName(), err)
+	}
+	return nil
+}
+
+// ReleaseBlock deletes the block's object if b.Node still holds it. The
+// delete carries the object's UID and resourceVersion as preconditions, so
+// a block re-claimed in between is never deleted.
+func (s *Store) ReleaseBlock(b ipam.Block) error {
+	ctx, cancel := s.ctx()
+	defer cancel()
+	name := BlockName(b.Pool, b.CIDR)
+	u, err := s.dyn.Resource(BlocksResource).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get block %s: %w", name, err)
+	}
+	cur, err := blockOf(u)
+	if err != nil {
+		return err
+	}
+	if cur.Node != b.Node {
+		return nil
+	}
+	uid, rv := u.GetUID(), u.GetResourceVersion()
+	err = s.dyn.Resource(BlocksResource).Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete block %s: %w", name, err)
+	}
+	return nil
+}
+
+func (s *Store) Allocations(node string) ([]ipam.Allocation, error) { return s.local.Allocations(node) }
+
+func (s *Store) PutAllocation(node string, a ipam.Allocation) error {
+	return s.local.PutAllocation(node, a)
+}
+
+func (s *Store) DeleteAllocation(node string, ip netip.Addr) error {
+	return s.local.DeleteAllocation(node, ip)
+}
+
+func blockOf(u *unstructured.Unstructured) (Block, error) {
+	var o struct {
+		Spec blockSpec `json:"spec"`
+	}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
+		return Block{}, fmt.Errorf("block %s: %w", u.GetName(), err)
+	}
+	b, err := o.Spec.block()
+	if err != nil {
+		return Block{}, fmt.Errorf("block %s: %w", u.GetName(), err)
+	}
+	return b, nil
+}
+
+var errNoVTEP = errors.New("no underlay address")

@@ -1,0 +1,124 @@
+// Package kube is the multi-node cluster store: Cane's CRDs (Domain, Pool,
+// Block) in the Kubernetes API, and Node objects for underlay addresses.
+// Blocks are claimed by creating a Block object whose name is derived from
+// its CIDR, so the API server's name uniqueness makes two nodes holding one
+// block impossible. Allocations stay in the node-local bbolt file: the ADD
+// fast path never waits on the API.
+package kube
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// API group and resources of Cane's CRDs (deploy/crds).
+const (
+	Group   = "cane.io"
+	Version = "v1alpha1"
+
+	// LabelPool and LabelNode are on every Block, for selection.
+	LabelPool = "cane.io/pool"
+	LabelNode = "cane.io/node"
+	// AnnotationVTEP on a Node overrides its underlay (tunnel) address.
+	AnnotationVTEP = "cane.io/vtep"
+)
+
+var (
+	DomainsResource = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "domains"}
+	PoolsResource   = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "pools"}
+	BlocksResource  = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "blocks"}
+)
+
+// Domain is a Domain object's content.
+type Domain struct {
+	Name  string
+	VNI   uint32
+	VLAN  uint16
+	Peers []string
+}
+
+// Pool is a Pool object's content.
+type Pool struct {
+	Name         string
+	Domain       string
+	CIDR         netip.Prefix
+	Gateway      netip.Addr
+	BlockSize    int
+	NodeSelector map[string]string
+}
+
+// Block is a Block object's content.
+type Block struct {
+	Pool string
+	CIDR netip.Prefix
+	Node string
+}
+
+// Node is a cluster node as Cane needs it.
+type Node struct {
+	Name   string
+	VTEP   netip.Addr
+	Labels map[string]string
+}
+
+// View is a consistent snapshot of the cluster state Cane watches.
+type View struct {
+	Domains []Domain
+	Pools   []Pool
+	Blocks  []Block
+	Nodes   []Node
+	Errors  []string // objects that could not be read, by name
+}
+
+// BlockName is the object name of a pool's block: the pool, a dot, and the
+// CIDR with dots and the slash as dashes ("prod.198-19-0-0-26").
+func BlockName(pool string, cidr netip.Prefix) string {
+	return pool + "." + strings.NewReplacer(".", "-", "/", "-").Replace(cidr.String())
+}
+
+type domainSpec struct {
+	VNI   uint32   `json:"vni"`
+	VLAN  uint16   `json:"vlan,omitempty"`
+	Peers []string `json:"peers,omitempty"`
+}
+
+type poolSpec struct {
+	Domain       string            `json:"domain"`
+	CIDR         string            `json:"cidr"`
+	Gateway      string            `json:"gateway"`
+	BlockSize    int               `json:"blockSize,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+}
+
+type blockSpec struct {
+	Pool string `json:"pool"`
+	CIDR string `json:"cidr"`
+	Node string `json:"node"`
+}
+
+func (s poolSpec) pool(name string) (Pool, error) {
+	cidr, err := netip.ParsePrefix(s.CIDR)
+	if err != nil {
+		return Pool{}, fmt.Errorf("pool %s: cidr: %w", name, err)
+	}
+	gw, err := netip.ParseAddr(s.Gateway)
+	if err != nil {
+		return Pool{}, fmt.Errorf("pool %s: gateway: %w", name, err)
+	}
+	bs := s.BlockSize
+	if bs == 0 {
+		bs = 26
+	}
+	return Pool{Name: name, Domain: s.Domain, CIDR: cidr, Gateway: gw, BlockSize: bs, NodeSelector: s.NodeSelector}, nil
+}
+
+func (s blockSpec) block() (Block, error) {
+	cidr, err := netip.ParsePrefix(s.CIDR)
+	if err != nil {
+		return Block{}, fmt.Errorf("block cidr: %w", err)
+	}
+	return Block{Pool: s.Pool, CIDR: cidr, Node: s.Node}, nil
+}
