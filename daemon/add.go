@@ -81,9 +81,15 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	if err != nil {
 		return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_ARGS", err.Error())
 	}
-	pool := choosePool(nc, args)
+	pool, err := d.choosePool(ctx, nc, args)
+	if err != nil {
+		return nil, types.NewError(types.ErrTryAgainLater, "choose a pool", err.Error())
+	}
 	if pool == "" {
-		return nil, types.NewError(types.ErrInvalidNetworkConfig, "no pool chosen", `set "pool" in the network config, or CANE_POOL in CNI_ARGS`)
+		return nil, types.NewError(types.ErrInvalidNetworkConfig, "no pool chosen", `set "pool" in the network config, CANE_POOL in CNI_ARGS, the pod's cane.io/pool annotation or its namespace's cane.io/domain label`)
+	}
+	if v := d.view.Load(); !v.Usable[pool] && v.vni(poolDomain(v, pool)) != 0 {
+		return nil, types.NewError(api.CodeUnknownPool, fmt.Sprintf("pool %q is not available on node %s", pool, d.cfg.Node), "the pool's nodeSelector does not match this node's labels")
 	}
 	h := ipam.Handle(req.ContainerID, req.IfName)
 	d.mu.Lock()
@@ -110,7 +116,8 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 
 	pc := podnet.Config{
 		HostNS: d.hostNS, NetNS: req.Netns, IfName: req.IfName, HostIfName: podnet.HostIfName(req.ContainerID, req.IfName),
-		MAC: podnet.MACFor(alloc.IP), Address: netip.PrefixFrom(alloc.IP, p.CIDR.Bits()), Gateway: p.Gateway, MTU: d.cfg.MTU,
+		MAC: podnet.MACFor(alloc.IP), Address: netip.PrefixFrom(alloc.IP, p.CIDR.Bits()), Gateway: p.Gateway, MTU: int(d.mtu.Load()),
+		TxChecksumOff: d.overlay() && d.datapath.Load() == "netdev",
 	}
 	link, err := podnet.Setup(pc)
 	if err != nil {
@@ -159,7 +166,7 @@ func (d *Daemon) result(nc *NetConf, a *attachment) (json.RawMessage, *types.Err
 		CNIVersion: current.ImplementedSpecVersion,
 		Interfaces: []*current.Interface{
 			{Name: a.port},
-			{Name: a.alloc.IfName, Mac: a.mac.String(), Sandbox: a.netns, Mtu: d.cfg.MTU},
+			{Name: a.alloc.IfName, Mac: a.mac.String(), Sandbox: a.netns, Mtu: int(d.mtu.Load())},
 		},
 		IPs: []*current.IPConfig{{
 			Interface: current.Int(1),

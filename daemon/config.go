@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 
-	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/ipam"
 )
 
@@ -16,13 +15,15 @@ import (
 // Kubernetes store arrives) the domains, pools and reservations.
 type Config struct {
 	Node         string        `json:"node"`
-	Bridge       string        `json:"bridge"`    // default br-int
-	Datapath     string        `json:"datapath"`  // "system", "netdev", or "" to detect
-	OVSDB        string        `json:"ovsdb"`     // default unix:/var/run/openvswitch/db.sock
-	OVSRunDir    string        `json:"ovsRunDir"` // where BRIDGE.mgmt is; default /var/run/openvswitch
-	Socket       string        `json:"socket"`    // default api.DefaultSocket
-	State        string        `json:"state"`     // bbolt file; default /var/lib/cane/state.db
-	MTU          int           `json:"mtu"`       // pod MTU; default 1450 (1500 underlay - VXLAN)
+	Bridge       string        `json:"bridge"`       // default br-int
+	Datapath     string        `json:"datapath"`     // "system", "netdev", or "" to detect
+	OVSDB        string        `json:"ovsdb"`        // default unix:/var/run/openvswitch/db.sock
+	OVSRunDir    string        `json:"ovsRunDir"`    // where BRIDGE.mgmt is; default /var/run/openvswitch
+	Socket       string        `json:"socket"`       // default api.DefaultSocket
+	State        string        `json:"state"`        // bbolt file; default /var/lib/cane/state.db
+	MTU          int           `json:"mtu"`          // pod MTU; 0: the underlay's MTU less VXLAN's 50 bytes
+	Kubeconfig   string        `json:"kubeconfig"`   // multi-node: domains, pools, blocks and nodes from this cluster
+	UplinkBridge string        `json:"uplinkBridge"` // underlay bridge for VLAN domains (patched to the bridge)
 	MACTableSize int           `json:"macTableSize"`
 	GatewayMAC   string        `json:"gatewayMAC"` // default 0a:58:00:00:00:01
 	Domains      []DomainConf  `json:"domains"`
@@ -34,6 +35,7 @@ type Config struct {
 type DomainConf struct {
 	Name  string   `json:"name"`
 	VNI   uint32   `json:"vni"`
+	VLAN  uint16   `json:"vlan,omitempty"`
 	Peers []string `json:"peers,omitempty"`
 }
 
@@ -93,9 +95,6 @@ func (c *Config) defaults() {
 	def(&c.Socket, "/run/cane/caned.sock")
 	def(&c.State, "/var/lib/cane/state.db")
 	def(&c.GatewayMAC, "0a:58:00:00:00:01")
-	if c.MTU == 0 {
-		c.MTU = 1450
-	}
 	if c.MACTableSize == 0 {
 		c.MACTableSize = 65536
 	}
@@ -109,8 +108,11 @@ func (c *Config) defaults() {
 // Validate checks the config as a whole: unique domains and VNIs, peers
 // and pools that name real domains, pools that are valid and disjoint.
 func (c *Config) Validate() error {
-	if c.MTU < 576 || c.MTU > 9000 {
-		return fmt.Errorf("mtu %d: want 576..9000", c.MTU)
+	if c.MTU != 0 && (c.MTU < 576 || c.MTU > 9000) {
+		return fmt.Errorf("mtu %d: want 576..9000, or 0 to detect", c.MTU)
+	}
+	if c.Kubeconfig != "" && (len(c.Domains) > 0 || len(c.Pools) > 0 || len(c.Reservations) > 0) {
+		return fmt.Errorf("with kubeconfig, domains, pools and reservations come from the cluster (Domain and Pool objects); remove them from the file")
 	}
 	if _, err := net.ParseMAC(c.GatewayMAC); err != nil {
 		return fmt.Errorf("gatewayMAC: %w", err)
@@ -128,6 +130,9 @@ func (c *Config) Validate() error {
 		}
 		if d.VNI == 0 || d.VNI > 1<<24-1 {
 			return fmt.Errorf("domain %q: vni %d out of range 1..16777215", d.Name, d.VNI)
+		}
+		if d.VLAN > 4094 {
+			return fmt.Errorf("domain %q: vlan %d out of range 1..4094", d.Name, d.VLAN)
 		}
 		if other, ok := vnis[d.VNI]; ok {
 			return fmt.Errorf("domains %q and %q share vni %d", other, d.Name, d.VNI)
@@ -163,26 +168,4 @@ func (c *Config) ipamReservations() []ipam.Reservation {
 		out = append(out, ipam.Reservation{Workload: r.Workload, Pool: r.Pool, IP: r.IP})
 	}
 	return out
-}
-
-// flowNode is the node's desired pipeline without pods.
-func (c *Config) flowNode() flows.Node {
-	mac, _ := net.ParseMAC(c.GatewayMAC)
-	n := flows.Node{GatewayMAC: mac}
-	for _, d := range c.Domains {
-		n.Domains = append(n.Domains, flows.Domain{Name: d.Name, VNI: d.VNI, Peers: d.Peers})
-	}
-	for _, p := range c.Pools {
-		n.Pools = append(n.Pools, flows.Pool{Name: p.Name, Domain: p.Domain, CIDR: p.CIDR, Gateway: p.Gateway})
-	}
-	return n
-}
-
-func (c *Config) domainVNI(name string) uint32 {
-	for _, d := range c.Domains {
-		if d.Name == name {
-			return d.VNI
-		}
-	}
-	return 0
 }

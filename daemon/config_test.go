@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"net/netip"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Bridge != "br-int" || c.MTU != 1450 || c.Pools[0].BlockSize != 26 || c.Pools[1].BlockSize != 28 || c.Socket != "/run/cane/caned.sock" {
+	if c.Bridge != "br-int" || c.MTU != 0 || c.Pools[0].BlockSize != 26 || c.Pools[1].BlockSize != 28 || c.Socket != "/run/cane/caned.sock" {
 		t.Fatalf("defaults not applied: %+v", c)
 	}
 	tests := []struct {
@@ -38,6 +39,8 @@ func TestParseConfig(t *testing.T) {
 		{"bad CIDR", `198.19.1.0/24`, `198.19.1.0/33`, "parse config"},
 		{"gateway outside", `"gateway": "198.19.1.1"`, `"gateway": "198.19.9.1"`, "gateway"},
 		{"bad mtu", `"node": "n1"`, `"node": "n1", "mtu": 100000`, "mtu"},
+		{"vlan out of range", `"vni": 200}`, `"vni": 200, "vlan": 4095}`, "vlan"},
+		{"kubeconfig and pools", `"node": "n1"`, `"node": "n1", "kubeconfig": "/k"`, "come from the cluster"},
 		{"bad datapath", `"node": "n1"`, `"node": "n1", "datapath": "kernel"`, "datapath"},
 		{"not json", goodConfig, `{"node": `, "parse config"},
 	}
@@ -90,14 +93,15 @@ func TestParseArgsAndPool(t *testing.T) {
 		t.Fatal("ParseArgs accepted a value without '='")
 	}
 	nc := &NetConf{Pool: "prod"}
-	if p := choosePool(nc, Args{}); p != "prod" {
-		t.Errorf("default pool: %q", p)
+	d := &Daemon{}
+	if p, _ := d.choosePool(context.Background(), nc, Args{}); p != "prod" {
+		t.Errorf("netconf default pool: %q", p)
 	}
 	nc.RuntimeConfig.Pool = "rc"
-	if p := choosePool(nc, Args{}); p != "rc" {
+	if p, _ := d.choosePool(context.Background(), nc, Args{}); p != "rc" {
 		t.Errorf("runtimeConfig pool: %q", p)
 	}
-	if p := choosePool(nc, Args{Pool: "arg"}); p != "arg" {
+	if p, _ := d.choosePool(context.Background(), nc, Args{Pool: "arg"}); p != "arg" {
 		t.Errorf("CNI_ARGS pool: %q", p)
 	}
 }

@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/cane-cni/cane/cluster/kube"
 	"github.com/cane-cni/cane/cluster/local"
+	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/ipam"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
@@ -64,10 +67,16 @@ type Daemon struct {
 	round    atomic.Uint32 // flow cookie round of this run (16 bits)
 	datapath atomic.Value  // string: the bridge's datapath type
 
-	// resync is held shared by every CNI operation and exclusively by
-	// reconcile, so no pod's flows are installed under a round that a
-	// concurrent reconcile is about to delete.
-	resync sync.RWMutex
+	view    atomic.Pointer[view] // domains, pools, remote nodes
+	watcher *kube.Watcher        // nil in static (single-node) mode
+	mtu     atomic.Int32         // pod MTU in force
+
+	// resync is held shared by every CNI operation and by syncFlows, and
+	// exclusively by reconcile, so no flow is installed under a round that
+	// a concurrent reconcile is about to delete.
+	resync  sync.RWMutex
+	syncMu  sync.Mutex            // serializes syncFlows
+	applied map[string]flows.Flow // non-pod flows installed, by Key
 
 	locks keyedMutex
 
@@ -83,16 +92,31 @@ func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := ipam.New(ipam.Config{Node: cfg.Node, Store: store, Pools: cfg.ipamPools(), Reservations: cfg.ipamReservations()})
+	v := staticView(cfg)
+	var istore ipam.Store = store
+	var w *kube.Watcher
+	if cfg.Kubeconfig != "" {
+		rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+		if err == nil {
+			w, err = kube.NewWatcher(rc)
+		}
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("kubeconfig %s: %w", cfg.Kubeconfig, err)
+		}
+		istore, v = kube.NewStore(w.Dynamic, store), &view{Usable: map[string]bool{}}
+	}
+	m, err := ipam.New(ipam.Config{Node: cfg.Node, Store: istore, Pools: v.ipamPools(), Reservations: cfg.ipamReservations()})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
 	d := &Daemon{
-		cfg: cfg, log: log, hostNS: hostNS, store: store, ipam: m,
+		cfg: cfg, log: log, hostNS: hostNS, store: store, ipam: m, watcher: w,
 		of:          &ovs.OpenFlow{RunDir: cfg.OVSRunDir},
 		attachments: map[string]*attachment{}, ofports: map[int]bool{},
 	}
+	d.view.Store(v)
 	d.notReady.Store("starting")
 	return d, nil
 }
@@ -110,6 +134,14 @@ func (d *Daemon) Close() error {
 // lost ovsdb session (ovsdb-server restarted) mark not ready, reconnect
 // and reconcile again, which replays every flow under a new round.
 func (d *Daemon) Run(ctx context.Context) {
+	if d.watcher != nil {
+		d.notReady.Store("waiting for the Kubernetes API (domains, pools, blocks, nodes)")
+		if err := d.watcher.Start(ctx); err != nil {
+			return
+		}
+		d.refreshView()
+		go d.syncLoop(ctx)
+	}
 	for ctx.Err() == nil {
 		if d.Start(ctx) != nil {
 			return
@@ -171,6 +203,10 @@ func (d *Daemon) start(ctx context.Context) error {
 		return fmt.Errorf("set up bridge %s: %w", d.cfg.Bridge, err)
 	}
 	d.datapath.Store(dp)
+	if err := d.ensurePorts(cctx, db); err != nil {
+		return err
+	}
+	d.mtu.Store(int32(d.detectMTU()))
 	return d.reconcile(cctx, db)
 }
 
@@ -219,13 +255,17 @@ func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
 	}
 	node := d.desiredLocked()
 	d.mu.Unlock()
+	pods := node.Pods
+	node.Pods = nil
+	d.applied = keyed(flows.WithRound(node.All(), round))
+	node.Pods = pods
 
 	installed, err := d.of.Dump(ctx, d.cfg.Bridge, "")
 	if err != nil {
 		return err
 	}
 	var b ovs.Bundle
-	b.Add(withRound(node, round)...)
+	b.Add(flows.WithRound(node.All(), round)...)
 	stale := map[uint16]bool{}
 	for _, f := range installed {
 		if r := f.Cookie.Round(); r != round && !stale[r] {

@@ -85,7 +85,7 @@ func (d *Daemon) check(ctx context.Context, req api.CNIRequest) *types.Error {
 	p, _ := d.ipam.Pool(a.alloc.Pool)
 	pc := podnet.Config{
 		HostNS: d.hostNS, NetNS: req.Netns, IfName: req.IfName, HostIfName: a.port,
-		MAC: a.mac, Address: netip.PrefixFrom(a.alloc.IP, p.CIDR.Bits()), Gateway: p.Gateway, MTU: d.cfg.MTU,
+		MAC: a.mac, Address: netip.PrefixFrom(a.alloc.IP, p.CIDR.Bits()), Gateway: p.Gateway, MTU: int(d.mtu.Load()),
 	}
 	if err := podnet.Check(pc); err != nil {
 		return cniError("check pod interface", err)

@@ -4,19 +4,32 @@ import "github.com/cane-cni/cane/flows"
 
 // desiredLocked is the node's whole desired pipeline. Call with d.mu held.
 func (d *Daemon) desiredLocked() flows.Node {
-	n := d.cfg.flowNode()
+	n := d.view.Load().flowNode(d.cfg.GatewayMAC, d.overlay(), d.uplink())
 	for _, a := range d.attachments {
 		n.Pods = append(n.Pods, d.flowPod(a))
 	}
 	return n
 }
 
+// overlay: multi-node, with the VXLAN tunnel port.
+func (d *Daemon) overlay() bool { return d.watcher != nil }
+
+// uplink: VLAN domains leave through a patch to the underlay bridge.
+func (d *Daemon) uplink() bool { return d.cfg.UplinkBridge != "" }
+
 // flowPod is an attachment as the pipeline sees it.
 func (d *Daemon) flowPod(a *attachment) flows.Pod {
-	return flows.Pod{OFPort: uint32(a.ofport), MAC: a.mac, IP: a.alloc.IP, VNI: d.cfg.domainVNI(a.alloc.Domain)}
+	return flows.Pod{OFPort: uint32(a.ofport), MAC: a.mac, IP: a.alloc.IP, VNI: d.view.Load().vni(a.alloc.Domain)}
 }
-
-func withRound(n flows.Node, round uint16) []flows.Flow { return flows.WithRound(n.All(), round) }
 
 // roundCookie selects every flow of one round.
 func roundCookie(r uint16) string { return flows.NewCookie(r, 0, 0, 0).Match(flows.RoundMask) }
+
+// keyed indexes flows by their OVS identity (table, priority, match).
+func keyed(fs []flows.Flow) map[string]flows.Flow {
+	m := make(map[string]flows.Flow, len(fs))
+	for _, f := range fs {
+		m[f.Key()] = f
+	}
+	return m
+}

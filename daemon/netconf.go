@@ -71,13 +71,11 @@ func ParseArgs(s string) (Args, error) {
 	return a, nil
 }
 
-// choosePool picks the pool: CNI_ARGS CANE_POOL, then runtimeConfig, then
-// the netconf default.
-func choosePool(nc *NetConf, a Args) string {
-	for _, p := range []string{a.Pool, nc.RuntimeConfig.Pool, nc.Pool} {
-		if p != "" {
-			return p
-		}
+// explicitPool is the pool the runtime names: CNI_ARGS CANE_POOL, then
+// runtimeConfig.
+func explicitPool(nc *NetConf, a Args) string {
+	if a.Pool != "" {
+		return a.Pool
 	}
-	return ""
+	return nc.RuntimeConfig.Pool
 }

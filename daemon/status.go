@@ -49,7 +49,7 @@ func (d *Daemon) Pools() []api.Pool {
 		blocks[b.Pool] = append(blocks[b.Pool], b.CIDR)
 	}
 	var out []api.Pool
-	for _, p := range d.cfg.Pools {
+	for _, p := range d.view.Load().Pools {
 		out = append(out, api.Pool{Name: p.Name, Domain: p.Domain, CIDR: p.CIDR, Gateway: p.Gateway, Blocks: blocks[p.Name], Allocated: used[p.Name]})
 	}
 	return out

@@ -101,6 +101,23 @@ func New(cfg Config) (*IPAM, error) {
 	return m, nil
 }
 
+// SetPools replaces the pools this node allocates from (the cluster's
+// pools changed). Allocations in a pool that disappears stay until they
+// are released; no new ones are made. All or nothing.
+func (m *IPAM) SetPools(pools []Pool) error {
+	if err := ValidatePools(pools); err != nil {
+		return err
+	}
+	next := make(map[string]Pool, len(pools))
+	for _, p := range pools {
+		next[p.Name] = p
+	}
+	m.mu.Lock()
+	m.pools = next
+	m.mu.Unlock()
+	return nil
+}
+
 // Pool returns a configured pool by name.
 func (m *IPAM) Pool(name string) (Pool, bool) {
 	m.mu.Lock()

@@ -261,3 +261,31 @@ func TestReleaseEmptyBlocks(t *testing.T) {
 		t.Fatalf("store still has %+v", bs)
 	}
 }
+
+func TestSetPools(t *testing.T) {
+	m := newIPAM(t, ipamtest.NewMemStore(), "n1")
+	a, err := m.Allocate(req("prod", "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetPools([]ipam.Pool{tiny}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Allocate(req("prod", "c2")); !errors.Is(err, ipam.ErrUnknownPool) {
+		t.Fatalf("allocation from a removed pool: %v", err)
+	}
+	if got, ok := m.Get("c1", "eth0"); !ok || got != a {
+		t.Fatal("allocation of a removed pool lost")
+	}
+	if _, ok, err := m.Release("c1", "eth0"); !ok || err != nil {
+		t.Fatalf("release in a removed pool: %v %v", ok, err)
+	}
+	bad := prod
+	bad.CIDR = netip.MustParsePrefix("198.19.1.0/24") // overlaps tiny
+	if err := m.SetPools([]ipam.Pool{tiny, bad}); err == nil {
+		t.Fatal("overlapping pools accepted")
+	}
+	if _, err := m.Allocate(req("tiny", "c3")); err != nil {
+		t.Fatalf("a rejected SetPools changed the pools: %v", err)
+	}
+}

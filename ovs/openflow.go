@@ -61,6 +61,11 @@ func (b *Bundle) Add(fs ...flows.Flow) {
 	}
 }
 
+// DeleteStrict deletes the one flow with f's table, priority and match.
+func (b *Bundle) DeleteStrict(f flows.Flow) {
+	b.lines = append(b.lines, "delete_strict "+strings.TrimSuffix(f.Key(), ","))
+}
+
 // DeleteCookie deletes every flow whose cookie matches sel, as made by
 // flows.Cookie.Match or flows.PodCookie.
 func (b *Bundle) DeleteCookie(sel string) { b.lines = append(b.lines, "delete "+sel) }

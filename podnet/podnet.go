@@ -36,6 +36,9 @@ type Config struct {
 	Address    netip.Prefix // pod address with the pool's prefix length
 	Gateway    netip.Addr
 	MTU        int
+	// TxChecksumOff turns the pod interface's TX checksum offload off:
+	// needed for TCP through OVS's userspace VXLAN (see txChecksumOff).
+	TxChecksumOff bool
 }
 
 // Link is what Setup made.
@@ -139,6 +142,11 @@ func podConfig(cfg Config, pod *netlink.Handle, link netlink.Link) error {
 	defer podNS.Close()
 	if err := setSysctl(podNS, ipv6Off(cfg.IfName)); err != nil {
 		return err
+	}
+	if cfg.TxChecksumOff {
+		if err := podNS.Do(func(ns.NetNS) error { return txChecksumOff(cfg.IfName) }); err != nil {
+			return err
+		}
 	}
 	addr := &netlink.Addr{IPNet: &net.IPNet{IP: cfg.Address.Addr().AsSlice(), Mask: net.CIDRMask(cfg.Address.Bits(), 32)}}
 	if err := pod.AddrAdd(link, addr); err != nil {

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -135,4 +134,3 @@ func blockOf(u *unstructured.Unstructured) (Block, error) {
 	return b, nil
 }
 
-var errNoVTEP = errors.New("no underlay address")

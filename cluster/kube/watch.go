@@ -1,0 +1,166 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Watcher keeps informer caches of Domains, Pools, Blocks and Nodes and
+// signals every change. No polling: list once, then watch.
+type Watcher struct {
+	Dynamic dynamic.Interface
+	Client  kubernetes.Interface
+
+	dyn     dynamicinformer.DynamicSharedInformerFactory
+	core    informers.SharedInformerFactory
+	domains cache.Store
+	pools   cache.Store
+	blocks  cache.Store
+	nodes   cache.Store
+	changed chan struct{}
+}
+
+// NewWatcher builds the clients and informers for cfg.
+func NewWatcher(cfg *rest.Config) (*Watcher, error) {
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{
+		Dynamic: dc, Client: cs,
+		dyn:     dynamicinformer.NewDynamicSharedInformerFactory(dc, 0),
+		core:    informers.NewSharedInformerFactory(cs, 0),
+		changed: make(chan struct{}, 1),
+	}
+	w.domains = w.watch(w.dyn.ForResource(DomainsResource).Informer())
+	w.pools = w.watch(w.dyn.ForResource(PoolsResource).Informer())
+	w.blocks = w.watch(w.dyn.ForResource(BlocksResource).Informer())
+	w.nodes = w.watch(w.core.Core().V1().Nodes().Informer())
+	return w, nil
+}
+
+func (w *Watcher) watch(inf cache.SharedIndexInformer) cache.Store {
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { w.signal() },
+		UpdateFunc: func(any, any) { w.signal() },
+		DeleteFunc: func(any) { w.signal() },
+	})
+	return inf.GetStore()
+}
+
+func (w *Watcher) signal() {
+	select {
+	case w.changed <- struct{}{}:
+	default: // a signal is already pending; View will see this change too
+	}
+}
+
+// Start runs the informers until ctx ends and waits for their first list.
+func (w *Watcher) Start(ctx context.Context) error {
+	w.dyn.Start(ctx.Done())
+	w.core.Start(ctx.Done())
+	for gvr, ok := range w.dyn.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("sync %s: %w", gvr.Resource, ctx.Err())
+		}
+	}
+	for t, ok := range w.core.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("sync %v: %w", t, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// Changed receives after any watched object changed (coalesced).
+func (w *Watcher) Changed() <-chan struct{} { return w.changed }
+
+// View is the current content of the caches, sorted by name. Objects that
+// cannot be read are skipped and named in View.Errors.
+func (w *Watcher) View() View {
+	var v View
+	each(w.domains, &v, func(name string, u *unstructured.Unstructured) error {
+		var o struct {
+			Spec domainSpec `json:"spec"`
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
+			return err
+		}
+		v.Domains = append(v.Domains, Domain{Name: name, VNI: o.Spec.VNI, VLAN: o.Spec.VLAN, Peers: o.Spec.Peers})
+		return nil
+	})
+	each(w.pools, &v, func(name string, u *unstructured.Unstructured) error {
+		var o struct {
+			Spec poolSpec `json:"spec"`
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
+			return err
+		}
+		p, err := o.Spec.pool(name)
+		if err == nil {
+			v.Pools = append(v.Pools, p)
+		}
+		return err
+	})
+	each(w.blocks, &v, func(name string, u *unstructured.Unstructured) error {
+		b, err := blockOf(u)
+		if err == nil {
+			v.Blocks = append(v.Blocks, b)
+		}
+		return err
+	})
+	for _, obj := range w.nodes.List() {
+		n := obj.(*corev1.Node)
+		v.Nodes = append(v.Nodes, Node{Name: n.Name, VTEP: vtepOf(n), Labels: n.Labels})
+	}
+	sort.Slice(v.Domains, func(i, j int) bool { return v.Domains[i].Name < v.Domains[j].Name })
+	sort.Slice(v.Pools, func(i, j int) bool { return v.Pools[i].Name < v.Pools[j].Name })
+	sort.Slice(v.Blocks, func(i, j int) bool { return v.Blocks[i].CIDR.Addr().Less(v.Blocks[j].CIDR.Addr()) })
+	sort.Slice(v.Nodes, func(i, j int) bool { return v.Nodes[i].Name < v.Nodes[j].Name })
+	return v
+}
+
+func each(s cache.Store, v *View, f func(string, *unstructured.Unstructured) error) {
+	for _, obj := range s.List() {
+		u, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			continue
+		}
+		if err := f(u.GetName(), u); err != nil {
+			v.Errors = append(v.Errors, fmt.Sprintf("%s %s: %v", u.GetKind(), u.GetName(), err))
+		}
+	}
+}
+
+// vtepOf is a node's underlay address: the cane.io/vtep annotation, else
+// its first InternalIP.
+func vtepOf(n *corev1.Node) netip.Addr {
+	if a, err := netip.ParseAddr(n.Annotations[AnnotationVTEP]); err == nil {
+		return a
+	}
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			if ip, err := netip.ParseAddr(a.Address); err == nil && ip.Is4() {
+				return ip
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
