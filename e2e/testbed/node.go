@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,9 +27,11 @@ type Node struct {
 	OVS    *ovs.Server
 	Config daemon.Config
 	Socket string
-	Log    string // caned's log file
+	Log    string     // caned's log file
+	VTEP   netip.Addr // underlay address (cluster nodes)
 
 	tb    *Testbed
+	cp    *ControlPlane
 	caned *exec.Cmd
 }
 
@@ -48,10 +51,23 @@ func (tb *Testbed) NewNetNS() (ns.NetNS, error) {
 	return n, nil
 }
 
-// StartNode creates the node's netns, starts its OVS and its caned with
-// cfg (node name, paths and datapath are filled in), and waits until
+// StartNode creates a standalone node: its netns, its OVS, and its caned
+// with cfg (node name, paths and datapath are filled in), and waits until
 // caned reports ready.
 func (tb *Testbed) StartNode(ctx context.Context, name string, cfg daemon.Config) (*Node, error) {
+	n, err := tb.newNode(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.configure(cfg); err != nil {
+		return nil, err
+	}
+	tb.defer_(n.StopCaned)
+	return n, n.StartCaned(ctx)
+}
+
+// newNode makes the node's netns and starts its OVS.
+func (tb *Testbed) newNode(ctx context.Context, name string) (*Node, error) {
 	netns, err := tb.NewNetNS()
 	if err != nil {
 		return nil, err
@@ -62,23 +78,25 @@ func (tb *Testbed) StartNode(ctx context.Context, name string, cfg daemon.Config
 	if err := o.Start(ctx); err != nil {
 		return nil, fmt.Errorf("node %s: %w", name, err)
 	}
-	cfg.Node, cfg.Datapath = name, "netdev"
-	cfg.OVSDB, cfg.OVSRunDir = o.DBEndpoint(), o.Dir
-	cfg.Socket = filepath.Join(dir, "caned.sock")
-	cfg.State = filepath.Join(dir, "state.db")
-	n := &Node{Name: name, NS: netns, OVS: o, Config: cfg, Socket: cfg.Socket, Log: filepath.Join(dir, "caned.log"), tb: tb}
+	return &Node{Name: name, NS: netns, OVS: o, Socket: filepath.Join(dir, "caned.sock"), Log: filepath.Join(dir, "caned.log"), tb: tb}, nil
+}
+
+// configure writes caned's config file: cfg with this node's name, paths
+// and the netdev datapath filled in.
+func (n *Node) configure(cfg daemon.Config) error {
+	dir := filepath.Dir(n.Socket)
+	cfg.Node, cfg.Datapath = n.Name, "netdev"
+	cfg.OVSDB, cfg.OVSRunDir = n.OVS.DBEndpoint(), n.OVS.Dir
+	cfg.Socket, cfg.State = n.Socket, filepath.Join(dir, "state.db")
+	if cfg.Bridge == "" {
+		cfg.Bridge = "br-int"
+	}
+	n.Config = cfg
 	data, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "caned.json"), data, 0o600); err != nil {
-		return nil, err
-	}
-	tb.defer_(n.StopCaned)
-	if err := n.StartCaned(ctx); err != nil {
-		return nil, err
-	}
-	return n, nil
+	return os.WriteFile(filepath.Join(dir, "caned.json"), data, 0o600)
 }
 
 // StartCaned starts caned in the node's netns and waits for ready.

@@ -1,0 +1,102 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/cane-cni/cane/cluster/kube"
+	"github.com/cane-cni/cane/daemon"
+	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/ovs"
+)
+
+// UnderlayBridge is the OVS bridge holding a node's underlay port and
+// address (userspace VXLAN needs the address on an OVS internal port).
+const UnderlayBridge = "br-phy"
+
+// JoinNode makes a cluster node: a netns on the fabric at 198.18.0.<n>,
+// its OVS with the underlay on br-phy, a Node object (VTEP annotation and
+// labels), and caned watching the control plane.
+func (tb *Testbed) JoinNode(ctx context.Context, cp *ControlPlane, name string, n int, labels map[string]string) (*Node, error) {
+	f, err := tb.Fabric()
+	if err != nil {
+		return nil, err
+	}
+	node, err := tb.newNode(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	node.VTEP = netip.AddrFrom4([4]byte{198, 18, 0, byte(n)})
+	if err := f.Attach(node.NS, "eth0"); err != nil {
+		return nil, err
+	}
+	if err := node.underlay(ctx); err != nil {
+		return nil, fmt.Errorf("node %s underlay: %w", name, err)
+	}
+	cs, _, err := cp.Clients()
+	if err != nil {
+		return nil, err
+	}
+	obj := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels, Annotations: map[string]string{kube.AnnotationVTEP: node.VTEP.String()}}}
+	if _, err := cs.CoreV1().Nodes().Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("create Node %s: %w", name, err)
+	}
+	node.cp = cp
+	cfg := daemon.Config{Kubeconfig: cp.Kubeconfig, UplinkBridge: UnderlayBridge}
+	if err := node.configure(cfg); err != nil {
+		return nil, err
+	}
+	tb.defer_(node.StopCaned)
+	return node, node.StartCaned(ctx)
+}
+
+// underlay puts eth0 on br-phy (a plain learning bridge: the underlay is
+// not pod traffic) and the node's address on br-phy's internal port.
+func (n *Node) underlay(ctx context.Context) error {
+	db, err := ovs.Connect(ctx, n.OVS.DBEndpoint())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.EnsureBridge(ctx, ovs.BridgeConfig{Name: UnderlayBridge, DatapathType: "netdev"}); err != nil {
+		return err
+	}
+	if _, err := db.AddPort(ctx, ovs.PortConfig{Bridge: UnderlayBridge, Name: "eth0"}); err != nil {
+		return err
+	}
+	var b ovs.Bundle
+	b.Add(flows.Flow{Priority: 0, Actions: "NORMAL"})
+	if err := n.OVS.OpenFlow().Apply(ctx, UnderlayBridge, &b); err != nil {
+		return err
+	}
+	h, err := handleIn(n.NS)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	eth0, err := h.LinkByName("eth0")
+	if err != nil {
+		return err
+	}
+	if err := h.LinkSetUp(eth0); err != nil {
+		return err
+	}
+	return SetAddr(n.NS, UnderlayBridge, netip.PrefixFrom(n.VTEP, Underlay.Bits()))
+}
+
+// Apply runs kubectl apply with a manifest on stdin.
+func (cp *ControlPlane) Apply(ctx context.Context, manifest string) error {
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", filepath.Base(cp.NS.Path()), "kubectl", "--kubeconfig", cp.Kubeconfig, "apply", "-f", "-")
+	cmd.Stdin = strings.NewReader(manifest)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kubectl apply: %w: %s", err, out)
+	}
+	return nil
+}
