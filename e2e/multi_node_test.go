@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/cane-cni/cane/e2e/testbed"
+	"github.com/cane-cni/cane/flows"
 )
 
 // clusterObjects: production and test on the VXLAN overlay, legacy on
@@ -62,20 +64,6 @@ func startCluster(t *testing.T, n int) (*testbed.Testbed, context.Context, *test
 	return tb, c, cp, nodes
 }
 
-// reachable probes ICMP, TCP and UDP; a first miss is retried once, since
-// userspace OVS may drop the very first packet to a new VTEP while it
-// resolves the underlay neighbour.
-func reachable(t *testing.T, from, to *testbed.Pod, port int) map[string]bool {
-	t.Helper()
-	got := probe(t, from, to, port)
-	for proto, ok := range got {
-		if !ok {
-			got[proto] = probe(t, from, to, port+1)[proto]
-		}
-	}
-	return got
-}
-
 // TestMultiNode: three nodes, overlay and VLAN domains. Same domain reaches
 // across nodes on every protocol; different domains never, same node or
 // not; forged tunnel packets are dropped.
@@ -104,26 +92,74 @@ func TestMultiNode(t *testing.T) {
 	})
 
 	t.Run("same domain reaches across nodes", func(t *testing.T) {
-		for i, pair := range [][2]*testbed.Pod{{prod1, prod2}, {prod2, prod3}, {prod3, prod1}, {test2, test1}, {legacy1, legacy3}, {legacy3, legacy1}} {
-			for proto, ok := range reachable(t, pair[0], pair[1], 7200+10*i) {
-				if !ok {
-					t.Errorf("%s -> %s over %s: no answer", pair[0].Name, pair[1].Name, proto)
-				}
-			}
+		tunnel, _ := nodes[1].Packets(c, "table=0,in_port=1")
+		uplink, _ := nodes[2].Packets(c, "table=0,in_port=2")
+		expect(t, true, 7200, [][2]*testbed.Pod{{prod1, prod2}, {prod2, prod3}, {prod3, prod1}, {test2, test1}, {legacy1, legacy3}, {legacy3, legacy1}}...)
+		// The traffic really crossed: node2 took packets from the tunnel,
+		// node3 tagged ones from the uplink.
+		if after, _ := nodes[1].Packets(c, "table=0,in_port=1"); after <= tunnel {
+			t.Errorf("node2 received nothing from the tunnel (%d -> %d)", tunnel, after)
+		}
+		if after, _ := nodes[2].Packets(c, "table=0,in_port=2"); after <= uplink {
+			t.Errorf("node3 received nothing from the uplink (%d -> %d)", uplink, after)
 		}
 	})
 
 	t.Run("domains isolated on one node and across nodes", func(t *testing.T) {
-		for i, pair := range [][2]*testbed.Pod{
+		expect(t, false, 7300, [][2]*testbed.Pod{
 			{prod1, test1}, {test1, prod1}, // same node
 			{prod1, test2}, {test2, prod1}, {test1, prod2}, // across nodes
 			{legacy1, prod3}, {prod3, legacy1}, {legacy3, test1}, // VLAN vs overlay
-		} {
-			for proto, ok := range probe(t, pair[0], pair[1], 7300+i) {
-				if ok {
-					t.Errorf("%s -> %s over %s: got through", pair[0].Name, pair[1].Name, proto)
+		}...)
+	})
+
+	t.Run("forged tunnel packets are dropped", func(t *testing.T) {
+		// The fabric plays an underlay host that sends VXLAN straight to
+		// node2's VTEP, aimed at prod2.
+		f, err := tb.Fabric()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dstMAC, err := nodes[1].UnderlayMAC()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rogue := netip.MustParseAddr("198.18.0.200")
+		cases := []struct {
+			name    string
+			src     netip.Addr
+			vni     uint32
+			deliver bool
+			reason  flows.Reason
+		}{
+			{"from node1 with production's VNI (control)", nodes[0].VTEP, 100, true, 0},
+			{"from an unknown VTEP", rogue, 100, false, flows.ReasonUnknownVNI},
+			{"with a VNI no domain has", nodes[0].VTEP, 999, false, flows.ReasonUnknownVNI},
+			{"with test's VNI into production", nodes[0].VTEP, 200, false, flows.ReasonIsolation},
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				token := []byte("vxlan-" + tc.name)
+				port := uint16(7400 + i)
+				inner := testbed.Frame{SrcMAC: prod1.MAC, DstMAC: prod2.MAC}.UDP(prod1.IP, prod2.IP, 40000, port, token)
+				outer := testbed.Frame{SrcMAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 0xc8}, DstMAC: dstMAC}.
+					UDP(tc.src, nodes[1].VTEP, 50000, 4789, testbed.VXLAN(tc.vni, inner))
+				before, _ := nodes[1].Drops(c, tc.reason)
+				got, err := testbed.Received(prod2.NS, prod2.IP, int(port), token, func() error {
+					return testbed.SendFrame(f.NS, "fabric", outer)
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
+				if got != tc.deliver {
+					t.Fatalf("delivered = %v, want %v", got, tc.deliver)
+				}
+				if !tc.deliver {
+					if after, _ := nodes[1].Drops(c, tc.reason); after <= before {
+						t.Errorf("%s drops on node2 did not move (%d -> %d)", tc.reason, before, after)
+					}
+				}
+			})
 		}
 	})
 }

@@ -3,6 +3,7 @@ package testbed
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -99,4 +100,18 @@ func (cp *ControlPlane) Apply(ctx context.Context, manifest string) error {
 		return fmt.Errorf("kubectl apply: %w: %s", err, out)
 	}
 	return nil
+}
+
+// UnderlayMAC is the MAC of the node's underlay address (br-phy).
+func (n *Node) UnderlayMAC() (net.HardwareAddr, error) {
+	h, err := handleIn(n.NS)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(UnderlayBridge)
+	if err != nil {
+		return nil, err
+	}
+	return l.Attrs().HardwareAddr, nil
 }

@@ -172,7 +172,12 @@ func tail(b []byte, n int) string {
 
 // Drops is the number of packets the node's pipeline dropped for reason.
 func (n *Node) Drops(ctx context.Context, reason flows.Reason) (uint64, error) {
-	sel := flows.NewCookie(0, flows.KindBase, reason, 0).Match(flows.ReasonMask)
+	return n.Packets(ctx, flows.NewCookie(0, flows.KindBase, reason, 0).Match(flows.ReasonMask))
+}
+
+// Packets sums the packet counters of the node's flows matching sel (an
+// ovs-ofctl flow selector such as "table=0,in_port=1").
+func (n *Node) Packets(ctx context.Context, sel string) (uint64, error) {
 	fs, err := n.OVS.OpenFlow().Dump(ctx, n.Config.Bridge, sel)
 	if err != nil {
 		return 0, err

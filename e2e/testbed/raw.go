@@ -80,3 +80,12 @@ func SendFrame(n ns.NetNS, ifName string, frames ...[]byte) error {
 		return nil
 	})
 }
+
+// VXLAN wraps an inner Ethernet frame in a VXLAN header with vni, as the
+// payload of an outer UDP datagram to port 4789.
+func VXLAN(vni uint32, inner []byte) []byte {
+	h := make([]byte, 8)
+	h[0] = 0x08 // I flag: the VNI is valid
+	binary.BigEndian.PutUint32(h[4:], vni<<8)
+	return append(h, inner...)
+}
