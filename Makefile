@@ -3,6 +3,9 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 PIDFILE := $(CURDIR)/.cache/sandbox.pid
 export PATH := $(PATH):/usr/local/go/bin
+# Kubernetes binaries the e2e tests run, built once from the Go module proxy
+# (kubectl too when the machine has none: Debian's is too old).
+K8S_BINS := kube-apiserver $(if $(shell command -v kubectl),,kubectl)
 
 .PHONY: all build deps test unit e2e demo demo-down fuzz clean
 
@@ -19,13 +22,13 @@ deps:
 test: deps build
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
-	CANE_BIN_DIR=$(BIN) $(GO) test -count=1 -race ./...
+	CANE_BIN_DIR=$(BIN) CANE_K8S_DIR=$$(./scripts/k8s.sh $(K8S_BINS)) $(GO) test -count=1 -race -timeout 30m ./...
 
 unit:
 	$(GO) test -count=1 ./flows/... ./ipam/... ./cluster/... ./api/...
 
 e2e: deps build
-	CANE_BIN_DIR=$(BIN) $(GO) test -count=1 -v ./e2e/...
+	CANE_BIN_DIR=$(BIN) CANE_K8S_DIR=$$(./scripts/k8s.sh $(K8S_BINS)) $(GO) test -count=1 -v -timeout 30m ./e2e/...
 
 # A one-node cluster in network namespaces, pods in two isolated domains.
 demo: deps build

@@ -1,11 +1,11 @@
 package e2e
 
 import (
-	"sync"
 	"context"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/containernetworking/plugins/pkg/ns"

@@ -133,4 +133,3 @@ func blockOf(u *unstructured.Unstructured) (Block, error) {
 	}
 	return b, nil
 }
-

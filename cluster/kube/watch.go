@@ -163,4 +163,3 @@ func vtepOf(n *corev1.Node) netip.Addr {
 	}
 	return netip.Addr{}
 }
-

@@ -94,7 +94,7 @@ func (n *Node) underlay(ctx context.Context) error {
 
 // Apply runs kubectl apply with a manifest on stdin.
 func (cp *ControlPlane) Apply(ctx context.Context, manifest string) error {
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", filepath.Base(cp.NS.Path()), "kubectl", "--kubeconfig", cp.Kubeconfig, "apply", "-f", "-")
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", filepath.Base(cp.NS.Path()), cp.kubectl, "--kubeconfig", cp.Kubeconfig, "apply", "-f", "-")
 	cmd.Stdin = strings.NewReader(manifest)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("kubectl apply: %w: %s", err, out)
@@ -114,4 +114,18 @@ func (n *Node) UnderlayMAC() (net.HardwareAddr, error) {
 		return nil, err
 	}
 	return l.Attrs().HardwareAddr, nil
+}
+
+// Leave takes the node out of the cluster: its caned stops and its Node
+// object is deleted (its pods stay, unreachable, as on a dead node).
+func (n *Node) Leave(ctx context.Context) error {
+	if err := n.StopCaned(); err != nil {
+		return err
+	}
+	n.left = true
+	cs, _, err := n.cp.Clients()
+	if err != nil {
+		return err
+	}
+	return cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
 }

@@ -25,6 +25,7 @@ import (
 // ControlPlane is a real etcd and kube-apiserver in a netns on the fabric.
 type ControlPlane struct {
 	NS         ns.NetNS
+	kubectl    string // k8sDir/kubectl if built there, else kubectl from PATH
 	Dir        string
 	Kubeconfig string // for clients inside a netns on the fabric (caned, kubectl)
 	Token      string
@@ -48,7 +49,10 @@ func (tb *Testbed) StartControlPlane(ctx context.Context, k8sDir, crdDir string)
 	if err := SetAddr(cpns, "eth0", netip.PrefixFrom(ControlPlaneIP, Underlay.Bits())); err != nil {
 		return nil, err
 	}
-	cp := &ControlPlane{NS: cpns, Dir: filepath.Join(tb.Dir, "control-plane"), Token: "cane-e2e-admin", tb: tb}
+	cp := &ControlPlane{NS: cpns, Dir: filepath.Join(tb.Dir, "control-plane"), Token: "cane-e2e-admin", tb: tb, kubectl: "kubectl"}
+	if _, err := os.Stat(filepath.Join(k8sDir, "kubectl")); err == nil {
+		cp.kubectl = filepath.Join(k8sDir, "kubectl")
+	}
 	if err := os.MkdirAll(cp.Dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -200,7 +204,7 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 
 // Kubectl runs kubectl inside the control plane's netns.
 func (cp *ControlPlane) Kubectl(ctx context.Context, args ...string) (string, error) {
-	full := append([]string{"netns", "exec", filepath.Base(cp.NS.Path()), "kubectl", "--kubeconfig", cp.Kubeconfig}, args...)
+	full := append([]string{"netns", "exec", filepath.Base(cp.NS.Path()), cp.kubectl, "--kubeconfig", cp.Kubeconfig}, args...)
 	out, err := exec.CommandContext(ctx, "ip", full...).CombinedOutput()
 	return string(out), err
 }

@@ -33,6 +33,7 @@ type Node struct {
 	tb    *Testbed
 	cp    *ControlPlane
 	caned *exec.Cmd
+	left  bool // left the cluster: its pods are not DELeted, their netns go with the testbed
 }
 
 // NetNSName is the node's netns for `ip netns exec`.

@@ -64,7 +64,12 @@ func (tb *Testbed) AddPod(ctx context.Context, n *Node, name, pool string) (*Pod
 	if err != nil {
 		return nil, fmt.Errorf("ADD %s: %w", name, err)
 	}
-	tb.defer_(func() error { return tb.CNI().DelNetworkList(context.Background(), list, p.RuntimeConf()) })
+	tb.defer_(func() error {
+		if n.left {
+			return nil
+		}
+		return tb.CNI().DelNetworkList(context.Background(), list, p.RuntimeConf())
+	})
 	r, err := current.NewResultFromResult(res)
 	if err != nil {
 		return nil, err
