@@ -65,6 +65,10 @@ func TestNodeJoinLeave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The pod MTU leaves room for VXLAN: the fabric is 1500.
+	if mtu := prod3.Result.Interfaces[1].Mtu; mtu != 1450 {
+		t.Errorf("pod MTU %d, want 1500 - 50 = 1450", mtu)
+	}
 	sel := flows.NodeCookie(node3.VTEP)
 	took := waitUntil(t, time.Second, "node1 routes to node3's block", func() bool {
 		return count(nodes[0], "table=40,"+sel) == 1

@@ -5,52 +5,28 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
 )
 
-// clusterObjects: production and test on the VXLAN overlay, legacy on
-// VLAN 30 of the underlay.
-const clusterObjects = `
-apiVersion: cane.io/v1alpha1
-kind: Domain
-metadata: {name: production}
-spec: {vni: 100}
----
-apiVersion: cane.io/v1alpha1
-kind: Domain
-metadata: {name: test}
-spec: {vni: 200}
----
-apiVersion: cane.io/v1alpha1
-kind: Domain
-metadata: {name: legacy}
-spec: {vni: 300, vlan: 30}
----
-apiVersion: cane.io/v1alpha1
-kind: Pool
-metadata: {name: prod}
-spec: {domain: production, cidr: 198.19.0.0/24, gateway: 198.19.0.1, blockSize: 28}
----
-apiVersion: cane.io/v1alpha1
-kind: Pool
-metadata: {name: test}
-spec: {domain: test, cidr: 198.19.1.0/24, gateway: 198.19.1.1, blockSize: 28}
----
-apiVersion: cane.io/v1alpha1
-kind: Pool
-metadata: {name: legacy}
-spec: {domain: legacy, cidr: 198.19.2.0/24, gateway: 198.19.2.1, blockSize: 28}
-`
+// clusterObjects is the example every multi-node test starts from:
+// production and test on the overlay, legacy on VLAN 30.
+const clusterObjects = "../deploy/examples/cluster.yaml"
 
 // cluster is a control plane and n joined nodes.
 func startCluster(t *testing.T, n int) (*testbed.Testbed, context.Context, *testbed.ControlPlane, []*testbed.Node) {
 	t.Helper()
 	tb, cp := startControlPlane(t)
 	c := ctx(t)
-	if err := cp.Apply(c, clusterObjects); err != nil {
+	manifest, err := os.ReadFile(clusterObjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Apply(c, string(manifest)); err != nil {
 		t.Fatal(err)
 	}
 	var nodes []*testbed.Node
@@ -162,4 +138,47 @@ func TestMultiNode(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestPoolFromCluster: with no pool named by the runtime, the pod's
+// cane.io/pool annotation chooses it, else its namespace's cane.io/domain.
+func TestPoolFromCluster(t *testing.T) {
+	tb, c, cp, nodes := startCluster(t, 1)
+	if err := cp.Apply(c, `
+apiVersion: v1
+kind: Namespace
+metadata: {name: qa, labels: {cane.io/domain: test}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: old-app, namespace: shop, annotations: {cane.io/pool: legacy}}
+spec: {nodeName: node1, containers: [{name: app, image: pause}]}
+`); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ pod, pool string }{
+		{"qa/runner", "198.19.1.0/24"},    // namespace label: domain test
+		{"shop/old-app", "198.19.2.0/24"}, // pod annotation: pool legacy
+	}
+	for _, tc := range tests {
+		p, err := tb.AddPod(c, nodes[0], tc.pod, "")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.pod, err)
+		}
+		if !netip.MustParsePrefix(tc.pool).Contains(p.IP) {
+			t.Errorf("%s got %s, want an address of %s", tc.pod, p.IP, tc.pool)
+		}
+	}
+	// Nothing says: the netconf has no default pool either, so ADD fails clearly.
+	if _, err := tb.AddPod(c, nodes[0], "shop/nobody", ""); err == nil || !strings.Contains(err.Error(), "no pool chosen") {
+		t.Errorf("pod with no pool anywhere: %v", err)
+	}
 }

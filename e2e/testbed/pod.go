@@ -43,10 +43,11 @@ func (tb *Testbed) CNI() *libcni.CNIConfig {
 // RuntimeConf is what a runtime passes for the pod.
 func (p *Pod) RuntimeConf() *libcni.RuntimeConf {
 	ns, name := splitName(p.Name)
-	return &libcni.RuntimeConf{
-		ContainerID: p.ContainerID, NetNS: p.NS.Path(), IfName: "eth0",
-		Args: [][2]string{{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", ns}, {"K8S_POD_NAME", name}, {"CANE_POOL", p.Pool}},
+	args := [][2]string{{"IgnoreUnknown", "1"}, {"K8S_POD_NAMESPACE", ns}, {"K8S_POD_NAME", name}}
+	if p.Pool != "" { // else the cluster chooses (annotation, namespace label)
+		args = append(args, [2]string{"CANE_POOL", p.Pool})
 	}
+	return &libcni.RuntimeConf{ContainerID: p.ContainerID, NetNS: p.NS.Path(), IfName: "eth0", Args: args}
 }
 
 // AddPod makes a pod netns on node n and runs CNI ADD for it in pool.
