@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/containernetworking/plugins/pkg/ns"
@@ -33,57 +32,19 @@ func twoDomains(t *testing.T) daemon.Config {
 	return cfg
 }
 
-// probe runs ICMP, TCP and UDP from one pod to another and returns which
-// got through.
-func probe(t *testing.T, from, to *testbed.Pod, port int) map[string]bool {
-	t.Helper()
-	ping, err := testbed.Ping(from.NS, to.IP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp, err := testbed.TCP(from.NS, to.NS, to.IP, port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	udp, err := testbed.UDP(from.NS, to.NS, to.IP, port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string]bool{"icmp": ping, "tcp": tcp, "udp": udp}
-}
-
-// expect probes every pair at once (each on its own ports, from port up)
-// and reports each protocol whose outcome is not want. Blocked probes wait
-// out their timeout; in parallel that is one timeout, not one per pair.
+// expect probes every pair at once and reports each protocol whose outcome
+// is not want. Expected reachability gets one retry (see ProbeAll).
 func expect(t *testing.T, want bool, port int, pairs ...[2]*testbed.Pod) {
 	t.Helper()
-	type result struct {
-		pair [2]*testbed.Pod
-		got  map[string]bool
+	results, err := testbed.ProbeAll(pairs, port, want)
+	if err != nil {
+		t.Fatal(err)
 	}
-	results := make([]result, len(pairs))
-	var wg sync.WaitGroup
-	for i, pair := range pairs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got := probe(t, pair[0], pair[1], port+2*i)
-			if want { // userspace OVS may drop the first packet to a new VTEP while it resolves the underlay neighbour
-				for proto, ok := range got {
-					if !ok {
-						got[proto] = probe(t, pair[0], pair[1], port+2*i+1)[proto]
-					}
-				}
-			}
-			results[i] = result{pair, got}
-		}()
-	}
-	wg.Wait()
-	for _, r := range results {
+	verb := map[bool]string{true: "no answer", false: "got through"}[want]
+	for i, got := range results {
 		for _, proto := range []string{"icmp", "tcp", "udp"} {
-			if r.got[proto] != want {
-				verb := map[bool]string{true: "no answer", false: "got through"}[want]
-				t.Errorf("%s -> %s over %s: %s", r.pair[0].Name, r.pair[1].Name, proto, verb)
+			if got[proto] != want {
+				t.Errorf("%s -> %s over %s: %s", pairs[i][0].Name, pairs[i][1].Name, proto, verb)
 			}
 		}
 	}

@@ -34,9 +34,7 @@ func TestPodFlows(t *testing.T) {
 		"table=10,priority=200,cookie=0x2000000000a,ip,in_port=10,dl_src=0a:58:c6:13:00:02,nw_src=198.19.0.2 actions=goto_table:20",
 		"table=40,priority=200,cookie=0x2000000000a,ip,nw_dst=198.19.0.2 actions=mod_dl_dst:0a:58:c6:13:00:02,set_field:10->reg1,goto_table:50",
 	}
-	if got := Strings(PodFlows(prodPod)); !reflect.DeepEqual(got, want) {
-		t.Errorf("PodFlows:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
-	}
+	assertFlows(t, "PodFlows", Strings(PodFlows(prodPod)), want)
 }
 
 func TestBase(t *testing.T) {
@@ -86,9 +84,7 @@ func TestBase(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			want := Strings(parseAll(t, append(append([]string(nil), skeleton...), tc.want...)))
-			if got := Strings(Base(tc.node)); !reflect.DeepEqual(got, want) {
-				t.Errorf("Base:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
-			}
+			assertFlows(t, "Base", Strings(Base(tc.node)), want)
 		})
 	}
 }
@@ -150,6 +146,15 @@ func TestTableNames(t *testing.T) {
 	}
 	if _, ok := TableByName("Nope"); ok {
 		t.Error("TableByName found a table that does not exist")
+	}
+}
+
+// assertFlows fails the test with both lists, one flow a line, if got is
+// not want.
+func assertFlows(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %s\nwant %s", what, strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -96,22 +95,14 @@ func run(ctx context.Context, tb *testbed.Testbed, once bool) error {
 			}
 		}
 	}
-	// Probe all pairs at once (each on its own port): blocked probes wait
-	// for their timeout, and there is no reason to wait for them in turn.
-	rows := make([]string, len(pairs))
-	var wg sync.WaitGroup
-	for i, pr := range pairs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a, b, port := pr[0], pr[1], 8000+i
-			ping, _ := testbed.Ping(a.NS, b.IP)
-			tcp, _ := testbed.TCP(a.NS, b.NS, b.IP, port)
-			udp, _ := testbed.UDP(a.NS, b.NS, b.IP, port)
-			rows[i] = fmt.Sprintf("%s\t%s\t%s\t%s\t%s", a.Name, b.Name, mark(ping), mark(tcp), mark(udp))
-		}()
+	results, err := testbed.ProbeAll(pairs, 8000, false)
+	if err != nil {
+		return err
 	}
-	wg.Wait()
+	var rows []string
+	for i, got := range results {
+		rows = append(rows, fmt.Sprintf("%s\t%s\t%s\t%s\t%s", pairs[i][0].Name, pairs[i][1].Name, mark(got["icmp"]), mark(got["tcp"]), mark(got["udp"])))
+	}
 	for _, r := range rows {
 		fmt.Fprintln(w, r)
 	}

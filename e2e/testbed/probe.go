@@ -3,10 +3,12 @@ package testbed
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
@@ -15,6 +17,52 @@ import (
 // ProbeTimeout is how long a probe waits for an answer. Pod-to-pod on one
 // node answers in well under a millisecond; misses are drops, not delays.
 const ProbeTimeout = 800 * time.Millisecond
+
+// Probe tries ICMP, TCP and UDP from one pod to another (TCP and UDP on
+// port) and returns which got through, by protocol name.
+func Probe(from, to *Pod, port int) (map[string]bool, error) {
+	ping, err := Ping(from.NS, to.IP)
+	if err != nil {
+		return nil, err
+	}
+	tcp, err := TCP(from.NS, to.NS, to.IP, port)
+	if err != nil {
+		return nil, err
+	}
+	udp, err := UDP(from.NS, to.NS, to.IP, port)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]bool{"icmp": ping, "tcp": tcp, "udp": udp}, nil
+}
+
+// ProbeAll probes every pair at once, pair i on ports port+2i (and
+// port+2i+1 for a retry): a blocked probe waits out its timeout, and in
+// parallel that is one timeout, not one per pair. With retry, a protocol
+// that failed is tried once more, since userspace OVS may drop the very
+// first packet to a new VTEP while it resolves the underlay neighbour.
+func ProbeAll(pairs [][2]*Pod, port int, retry bool) ([]map[string]bool, error) {
+	out := make([]map[string]bool, len(pairs))
+	errs := make([]error, len(pairs))
+	var wg sync.WaitGroup
+	for i, pair := range pairs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := Probe(pair[0], pair[1], port+2*i)
+			for proto, ok := range got {
+				if !ok && retry && err == nil {
+					var again map[string]bool
+					again, err = Probe(pair[0], pair[1], port+2*i+1)
+					got[proto] = again[proto]
+				}
+			}
+			out[i], errs[i] = got, err
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
 
 // Ping sends one ICMP echo request from inside n to dst and reports
 // whether the matching reply arrived.
