@@ -138,6 +138,39 @@ func TestMultiNode(t *testing.T) {
 			})
 		}
 	})
+
+	t.Run("the uplink admits only the domain's own tag", func(t *testing.T) {
+		// An underlay host sends straight to legacy3's MAC over the trunk.
+		f, err := tb.Fabric()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name    string
+			vlan    uint16
+			deliver bool
+		}{
+			{"VLAN 30 (control)", 30, true},
+			{"another VLAN", 31, false},
+			{"untagged", 0, false},
+		}
+		for i, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				token := []byte("vlan-" + tc.name)
+				port := uint16(7450 + i)
+				frame := testbed.Frame{SrcMAC: legacy1.MAC, DstMAC: legacy3.MAC, VLAN: tc.vlan}.UDP(legacy1.IP, legacy3.IP, 40000, port, token)
+				got, err := testbed.Received(legacy3.NS, legacy3.IP, int(port), token, func() error {
+					return testbed.SendFrame(f.NS, "fabric", frame)
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != tc.deliver {
+					t.Fatalf("delivered = %v, want %v", got, tc.deliver)
+				}
+			})
+		}
+	})
 }
 
 // TestPoolFromCluster: with no pool named by the runtime, the pod's
