@@ -131,7 +131,8 @@ func (d *Daemon) Close() error {
 }
 
 // Run keeps the daemon in sync with OVS until ctx ends: Start, then on a
-// lost ovsdb session (ovsdb-server restarted) mark not ready, reconnect
+// lost ovsdb session (ovsdb-server restarted) or a lost OpenFlow watch
+// (ovs-vswitchd restarted: every flow is gone) mark not ready, reconnect
 // and reconcile again, which replays every flow under a new round.
 func (d *Daemon) Run(ctx context.Context) {
 	if d.watcher != nil {
@@ -147,33 +148,50 @@ func (d *Daemon) Run(ctx context.Context) {
 			return
 		}
 		db := d.db.Load()
+		wctx, stopWatch := context.WithCancel(ctx)
+		switchGone, err := d.of.Watch(wctx, d.cfg.Bridge)
+		if err != nil {
+			closed := make(chan struct{})
+			close(closed)
+			switchGone = closed
+		}
+		why := ""
 		select {
 		case <-ctx.Done():
-			return
 		case <-db.Lost():
+			why = "lost the session to ovsdb-server; reconnecting"
+		case <-switchGone:
+			why = "ovs-vswitchd went away (flows are gone); replaying when it is back"
+		}
+		stopWatch()
+		if why == "" {
+			return
 		}
 		d.ready.Store(false)
-		d.notReady.Store("lost the session to ovsdb-server; reconnecting")
-		d.log.Warn("lost the session to ovsdb-server; reconnecting")
+		d.notReady.Store(why)
+		d.log.Warn(why)
 	}
 }
 
 // Start connects to OVS, retrying until ctx ends, then sets up the bridge
 // and reconciles. Until it returns nil the daemon answers "not ready".
 func (d *Daemon) Start(ctx context.Context) error {
+	wait := 50 * time.Millisecond // short first: an OVS restart takes well under a second
 	for {
 		err := d.start(ctx)
 		if err == nil {
 			d.ready.Store(true)
 			return nil
 		}
+		d.ready.Store(false)
 		d.notReady.Store(err.Error())
-		d.log.Warn("not ready, retrying", "err", err)
+		d.log.Warn("not ready, retrying", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(time.Second):
+		case <-time.After(wait):
 		}
+		wait = min(2*wait, time.Second)
 	}
 }
 

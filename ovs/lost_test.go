@@ -25,3 +25,25 @@ func TestLost(t *testing.T) {
 		t.Fatal("still Connected() after the server went away")
 	}
 }
+
+// TestWatchSwitch: the watch ends when vswitchd stops, not before.
+func TestWatchSwitch(t *testing.T) {
+	o, c := newBridge(t)
+	gone, err := o.OpenFlow().Watch(c, "br-int")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gone:
+		t.Fatal("watch ended while vswitchd runs")
+	case <-time.After(6 * time.Second): // past OVS's 5s inactivity probe: echoes are answered
+	}
+	if err := o.StopSwitch(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch did not notice vswitchd stopping")
+	}
+}

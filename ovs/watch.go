@@ -1,0 +1,75 @@
+package ovs
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"time"
+)
+
+// OpenFlow message types the watch uses.
+const (
+	ofptHello       = 0
+	ofptEchoRequest = 2
+	ofptEchoReply   = 3
+)
+
+// Watch holds an OpenFlow connection to the bridge's management socket
+// for as long as vswitchd serves it, and returns a channel that is closed
+// when the connection ends: vswitchd stopped or restarted, and with it
+// every flow is gone. It only says hello and answers echo requests; flows
+// still go through ovs-ofctl. Stops with ctx.
+func (o *OpenFlow) Watch(ctx context.Context, bridge string) (<-chan struct{}, error) {
+	path := filepath.Join(o.RunDir, bridge+".mgmt")
+	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: %w", path, err)
+	}
+	// OpenFlow 1.0 hello: every switch speaks it, and the watch sends
+	// nothing else that depends on the version.
+	if _, err := conn.Write(ofHeader(0x01, ofptHello, 8, 1)); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("watch %s: hello: %w", path, err)
+	}
+	gone := make(chan struct{})
+	go func() {
+		<-ctx.Done()
+		conn.Close()
+	}()
+	go func() {
+		defer close(gone)
+		defer conn.Close()
+		head := make([]byte, 8)
+		for {
+			if _, err := io.ReadFull(conn, head); err != nil {
+				return
+			}
+			n := int(binary.BigEndian.Uint16(head[2:]))
+			if n < 8 {
+				return
+			}
+			body := make([]byte, n-8)
+			if _, err := io.ReadFull(conn, body); err != nil {
+				return
+			}
+			if head[1] == ofptEchoRequest {
+				reply := append(ofHeader(head[0], ofptEchoReply, uint16(n), binary.BigEndian.Uint32(head[4:])), body...)
+				if _, err := conn.Write(reply); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	return gone, nil
+}
+
+func ofHeader(version, typ byte, length uint16, xid uint32) []byte {
+	h := make([]byte, 8)
+	h[0], h[1] = version, typ
+	binary.BigEndian.PutUint16(h[2:], length)
+	binary.BigEndian.PutUint32(h[4:], xid)
+	return h
+}
