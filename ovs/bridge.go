@@ -19,14 +19,21 @@ type BridgeConfig struct {
 	DatapathType string            // "system" or "netdev"
 	OtherConfig  map[string]string // e.g. mac-table-size
 	ExternalIDs  map[string]string
+	// Standalone makes a plain learning switch (fail_mode=standalone) for
+	// an underlay bridge that is not Cane's: it forwards with no flows,
+	// also right after ovs-vswitchd restarts. Cane's own bridge is secure.
+	Standalone bool
 }
 
 // EnsureBridge creates the bridge or brings an existing one to cfg:
-// fail_mode=secure (nothing flows without a flow, no NORMAL flooding),
-// Cane's protocols and datapath type. Existing other_config and external_ids
+// fail_mode=secure (nothing flows without a flow, no NORMAL flooding)
+// unless cfg.Standalone, Cane's protocols and datapath type. Existing other_config and external_ids
 // keys not in cfg are kept. Idempotent.
 func (db *DB) EnsureBridge(ctx context.Context, cfg BridgeConfig) error {
 	secure := "secure"
+	if cfg.Standalone {
+		secure = "standalone"
+	}
 	// Like ovs-vsctl add-br: the bridge with its own internal port (LOCAL).
 	localIf := &iface{UUID: "newlocaliface", Name: cfg.Name, Type: "internal"}
 	localPort := &port{UUID: "newlocalport", Name: cfg.Name, Interfaces: []string{localIf.UUID}}

@@ -14,7 +14,6 @@ import (
 
 	"github.com/cane-cni/cane/cluster/kube"
 	"github.com/cane-cni/cane/daemon"
-	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/ovs"
 )
 
@@ -58,23 +57,19 @@ func (tb *Testbed) JoinNode(ctx context.Context, cp *ControlPlane, name string, 
 	return node, node.StartCaned(ctx)
 }
 
-// underlay puts eth0 on br-phy (a plain learning bridge: the underlay is
-// not pod traffic) and the node's address on br-phy's internal port.
+// underlay puts eth0 on br-phy (a standalone learning bridge: the
+// underlay is not pod traffic) and the node's address on br-phy's
+// internal port.
 func (n *Node) underlay(ctx context.Context) error {
 	db, err := ovs.Connect(ctx, n.OVS.DBEndpoint())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.EnsureBridge(ctx, ovs.BridgeConfig{Name: UnderlayBridge, DatapathType: "netdev"}); err != nil {
+	if err := db.EnsureBridge(ctx, ovs.BridgeConfig{Name: UnderlayBridge, DatapathType: "netdev", Standalone: true}); err != nil {
 		return err
 	}
 	if _, err := db.AddPort(ctx, ovs.PortConfig{Bridge: UnderlayBridge, Name: "eth0"}); err != nil {
-		return err
-	}
-	var b ovs.Bundle
-	b.Add(flows.Flow{Priority: 0, Actions: "NORMAL"})
-	if err := n.OVS.OpenFlow().Apply(ctx, UnderlayBridge, &b); err != nil {
 		return err
 	}
 	h, err := handleIn(n.NS)
