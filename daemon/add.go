@@ -112,6 +112,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		return nil, cniError("allocate address", err)
 	}
 	undo = append(undo, func() { _, _, _ = d.ipam.Release(req.ContainerID, req.IfName) })
+	crashPoint("add:allocated")
 	p, _ := d.ipam.Pool(alloc.Pool)
 
 	pc := podnet.Config{
@@ -119,11 +120,18 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		MAC: podnet.MACFor(alloc.IP), Address: netip.PrefixFrom(alloc.IP, p.CIDR.Bits()), Gateway: p.Gateway, MTU: int(d.mtu.Load()),
 		TxChecksumOff: d.overlay() && d.datapath.Load() == "netdev",
 	}
+	// A host end of this name is left from an ADD or DEL of this very
+	// attachment that caned did not finish (the name derives from the
+	// container ID and ifname): remove it, and its pod end with it.
+	if err := podnet.RemoveHostEnd(d.hostNS, pc.HostIfName); err != nil {
+		return nil, cniError("remove the veth of an unfinished attempt", err)
+	}
 	link, err := podnet.Setup(pc)
 	if err != nil {
 		return nil, cniError("set up pod interface", err)
 	}
 	undo = append(undo, func() { _ = podnet.Teardown(pc) })
+	crashPoint("add:veth")
 
 	want := d.nextOFPort()
 	ofport, err := db.AddPort(ctx, ovs.PortConfig{
@@ -144,6 +152,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		d.mu.Unlock()
 	}
 	undo = append(undo, func() { _ = db.DeletePort(bg, d.cfg.Bridge, link.HostIfName); d.freeOFPort(ofport) })
+	crashPoint("add:port")
 
 	att := &attachment{alloc: alloc, port: link.HostIfName, ofport: ofport, mac: pc.MAC, netns: req.Netns, network: nc.Name}
 	var b ovs.Bundle
@@ -151,6 +160,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
 		return nil, cniError("install pod flows", ovsErr(err))
 	}
+	crashPoint("add:flows")
 	d.mu.Lock()
 	d.attachments[h] = att
 	d.mu.Unlock()

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -390,22 +389,13 @@ func TestConcurrentAddDel(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	want := pods / 2
-	allocs, attached, ports := len(n.d.ipam.List()), len(n.d.Pods()), len(n.ports())
-	installed := n.flowCount(flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff << 40))
-	if allocs != want || attached != want || ports != want || installed != want*podFlows {
-		t.Fatalf("allocations %d, attachments %d, ports %d, pod flows %d; want %d, %d, %d, %d",
-			allocs, attached, ports, installed, want, want, want, want*podFlows)
+	all := map[string]ns.NetNS{}
+	for i, netns := range nss {
+		all[fmt.Sprintf("c%d", i)] = netns
 	}
-	seen := map[string]bool{}
-	for _, p := range n.d.Pods() {
-		if seen[p.IP.String()] {
-			t.Fatalf("address %s twice", p.IP)
-		}
-		seen[p.IP.String()] = true
-		if _, err := n.cni("CHECK", p.ContainerID, nss[must(strconv.Atoi(p.ContainerID[1:]))].Path(), "prod"); err != nil {
-			t.Errorf("CHECK %s: %v", p.ContainerID, err)
-		}
+	n.assertConsistent(all)
+	if got := len(n.d.Pods()); got != pods/2 {
+		t.Fatalf("%d pods attached, want %d", got, pods/2)
 	}
 }
 

@@ -43,6 +43,7 @@ func (d *Daemon) detach(ctx context.Context, db *ovs.DB, containerID, ifName, ne
 			if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
 				return ovsErr(err)
 			}
+			crashPoint("del:flows")
 		}
 		if netns == "" {
 			netns = p.ExternalIDs[idNetns]
@@ -51,10 +52,12 @@ func (d *Daemon) detach(ctx context.Context, db *ovs.DB, containerID, ifName, ne
 			return ovsErr(err)
 		}
 		d.freeOFPort(p.OFPort)
+		crashPoint("del:port")
 	}
 	if err := podnet.Teardown(podnet.Config{HostNS: d.hostNS, NetNS: netns, IfName: ifName, HostIfName: name}); err != nil {
 		return err
 	}
+	crashPoint("del:veth")
 	a, released, err := d.ipam.Release(containerID, ifName)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/cane-cni/cane/daemon"
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/podnet"
 	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
@@ -164,34 +165,78 @@ func TestSingleNode(t *testing.T) {
 // flow, no veth, no address.
 func assertEmpty(t *testing.T, c context.Context, node *testbed.Node) {
 	t.Helper()
+	assertOnly(t, c, node)
+}
+
+// assertOnly checks a node holds exactly these pods and nothing of any
+// other: caned's attachments, allocated addresses (each once), OVS ports,
+// pod flows and host veths all match them.
+func assertOnly(t *testing.T, c context.Context, node *testbed.Node, want ...*testbed.Pod) {
+	t.Helper()
+	wantIDs, wantNames := map[string]bool{}, map[string]bool{}
+	for _, p := range want {
+		wantIDs[p.ContainerID] = true
+		wantNames[podnet.HostIfName(p.ContainerID, "eth0")] = true
+	}
 	var pods []api.Pod
-	if err := node.Client().Get(c, "/v1/pods", &pods); err != nil || len(pods) != 0 {
-		t.Errorf("caned still lists pods: %v %v", pods, err)
+	if err := node.Client().Get(c, "/v1/pods", &pods); err != nil {
+		t.Fatal(err)
+	}
+	ips := map[netip.Addr]bool{}
+	for _, p := range pods {
+		if !wantIDs[p.ContainerID] || ips[p.IP] {
+			t.Errorf("caned lists %+v; want only %d pods, each address once", p, len(want))
+		}
+		ips[p.IP] = true
+	}
+	if len(pods) != len(want) {
+		t.Errorf("caned lists %d pods, want %d", len(pods), len(want))
 	}
 	var pools []api.Pool
 	if err := node.Client().Get(c, "/v1/pools", &pools); err != nil {
 		t.Fatal(err)
 	}
+	allocated := 0
 	for _, p := range pools {
-		if p.Allocated != 0 {
-			t.Errorf("pool %s still has %d addresses allocated", p.Name, p.Allocated)
-		}
+		allocated += p.Allocated
 	}
-	fs, err := node.OVS.OpenFlow().Dump(c, "br-int", flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff<<40))
-	if err != nil || len(fs) != 0 {
-		t.Errorf("pod flows left: %d %v", len(fs), err)
+	if allocated != len(want) {
+		t.Errorf("%d addresses allocated, want %d", allocated, len(want))
 	}
-	out, err := node.OVS.Appctl(c, "ovs-vswitchd", "dpif/show")
-	if err != nil || strings.Contains(out, "cane") {
-		t.Errorf("OVS ports left:\n%s %v", out, err)
+	fs, err := node.OVS.OpenFlow().Dump(c, node.Config.Bridge, flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff<<40))
+	if wantFlows := len(want) * len(flows.PodFlows(flows.Pod{})); err != nil || len(fs) != wantFlows {
+		t.Errorf("%d pod flows, want %d (%v)", len(fs), wantFlows, err)
 	}
+	ports, err := node.PodPorts(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameSet(ports, wantNames) {
+		t.Errorf("OVS pod ports %v, want %v", ports, wantNames)
+	}
+	var veths []string
 	_ = node.NS.Do(func(ns.NetNS) error {
 		links, _ := netlink.LinkList()
 		for _, l := range links {
 			if l.Type() == "veth" {
-				t.Errorf("veth %s left on the node", l.Attrs().Name)
+				veths = append(veths, l.Attrs().Name)
 			}
 		}
 		return nil
 	})
+	if !sameSet(veths, wantNames) {
+		t.Errorf("veths on the node %v, want %v", veths, wantNames)
+	}
+}
+
+func sameSet(got []string, want map[string]bool) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for _, g := range got {
+		if !want[g] {
+			return false
+		}
+	}
+	return true
 }

@@ -165,16 +165,9 @@ func podConfig(cfg Config, pod *netlink.Handle, link netlink.Link) error {
 // Teardown removes the attachment's veth. Idempotent: a missing netns, a
 // missing interface or an already deleted veth are all fine.
 func Teardown(cfg Config) error {
-	host, err := netlink.NewHandleAt(netns.NsHandle(cfg.HostNS.Fd()))
-	if err != nil {
-		return fmt.Errorf("netlink in host netns: %w", err)
-	}
-	defer host.Close()
-	if l, err := host.LinkByName(cfg.HostIfName); err == nil {
-		if err := host.LinkDel(l); err != nil {
-			return fmt.Errorf("delete %s: %w", cfg.HostIfName, err)
-		}
-		return nil
+	removed, err := removeHostEnd(cfg.HostNS, cfg.HostIfName)
+	if err != nil || removed {
+		return err
 	}
 	// Host end gone; the pod end may remain if it was renamed or moved.
 	podNS, err := netns.GetFromPath(cfg.NetNS)
@@ -193,6 +186,32 @@ func Teardown(cfg Config) error {
 		}
 	}
 	return nil
+}
+
+// RemoveHostEnd deletes the host end of a veth, if there is one, and with
+// it the pod end. Idempotent.
+func RemoveHostEnd(hostNS ns.NetNS, name string) error {
+	_, err := removeHostEnd(hostNS, name)
+	return err
+}
+
+func removeHostEnd(hostNS ns.NetNS, name string) (bool, error) {
+	host, err := netlink.NewHandleAt(netns.NsHandle(hostNS.Fd()))
+	if err != nil {
+		return false, fmt.Errorf("netlink in host netns: %w", err)
+	}
+	defer host.Close()
+	l, err := host.LinkByName(name)
+	if errors.As(err, new(netlink.LinkNotFoundError)) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find %s: %w", name, err)
+	}
+	if err := host.LinkDel(l); err != nil {
+		return false, fmt.Errorf("delete %s: %w", name, err)
+	}
+	return true, nil
 }
 
 type sysctl struct{ key, value string }

@@ -29,6 +29,7 @@ type Node struct {
 	Socket string
 	Log    string     // caned's log file
 	VTEP   netip.Addr // underlay address (cluster nodes)
+	Env    []string   // extra environment for caned (e.g. CANE_CRASH_AT)
 
 	tb    *Testbed
 	cp    *ControlPlane
@@ -110,6 +111,7 @@ func (n *Node) StartCaned(ctx context.Context) error {
 	cmd := exec.Command("ip", "netns", "exec", n.NetNSName(), filepath.Join(n.tb.BinDir, "caned"),
 		"--config", filepath.Join(filepath.Dir(n.Socket), "caned.json"))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), n.Env...)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start caned on %s: %w", n.Name, err)
 	}
@@ -161,6 +163,23 @@ func (n *Node) stopCaned(sig syscall.Signal) error {
 	return nil
 }
 
+// CanedExited waits briefly for the caned this node started to end and
+// reports whether it did (a crash point fired).
+func (n *Node) CanedExited() bool {
+	if n.caned == nil || n.caned.Process == nil {
+		return true
+	}
+	done := make(chan struct{})
+	go func() { _ = n.caned.Wait(); close(done) }()
+	select {
+	case <-done:
+		n.caned = nil
+		return true
+	case <-time.After(2 * time.Second):
+		return false
+	}
+}
+
 // Client is an API client for the node's caned.
 func (n *Node) Client() *api.Client { return api.NewClient(n.Socket) }
 
@@ -188,4 +207,25 @@ func (n *Node) Packets(ctx context.Context, sel string) (uint64, error) {
 		sum += f.Packets
 	}
 	return sum, nil
+}
+
+// PodPorts names the OVS ports on the node's bridge that belong to pods
+// (those with Cane's container external ID).
+func (n *Node) PodPorts(ctx context.Context) ([]string, error) {
+	db, err := ovs.Connect(ctx, n.OVS.DBEndpoint())
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	ports, err := db.Ports(ctx, n.Config.Bridge)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range ports {
+		if p.ExternalIDs["cane.io/container"] != "" {
+			names = append(names, p.Name)
+		}
+	}
+	return names, nil
 }

@@ -52,36 +52,52 @@ func (p *Pod) RuntimeConf() *libcni.RuntimeConf {
 
 // AddPod makes a pod netns on node n and runs CNI ADD for it in pool.
 func (tb *Testbed) AddPod(ctx context.Context, n *Node, name, pool string) (*Pod, error) {
+	p, err := tb.NewPod(n, name, pool)
+	if err != nil {
+		return nil, err
+	}
+	return p, tb.Add(ctx, p)
+}
+
+// NewPod makes a pod's netns on node n, for Add. At cleanup the pod gets
+// a CNI DEL, as a runtime does for every sandbox, even one whose ADD
+// failed.
+func (tb *Testbed) NewPod(n *Node, name, pool string) (*Pod, error) {
 	netns, err := tb.NewNetNS()
 	if err != nil {
 		return nil, err
 	}
 	p := &Pod{Name: name, ContainerID: "ctr-" + filepath.Base(netns.Path()), NS: netns, Node: n, Pool: pool}
-	list, err := n.ConfList()
-	if err != nil {
-		return nil, err
-	}
-	res, err := tb.CNI().AddNetworkList(ctx, list, p.RuntimeConf())
-	if err != nil {
-		return nil, fmt.Errorf("ADD %s: %w", name, err)
-	}
 	tb.defer_(func() error {
 		if n.left {
 			return nil
 		}
-		return tb.CNI().DelNetworkList(context.Background(), list, p.RuntimeConf())
+		return tb.Del(context.Background(), p)
 	})
+	return p, nil
+}
+
+// Add runs CNI ADD for the pod and records its address and MAC.
+func (tb *Testbed) Add(ctx context.Context, p *Pod) error {
+	list, err := p.Node.ConfList()
+	if err != nil {
+		return err
+	}
+	res, err := tb.CNI().AddNetworkList(ctx, list, p.RuntimeConf())
+	if err != nil {
+		return fmt.Errorf("ADD %s: %w", p.Name, err)
+	}
 	r, err := current.NewResultFromResult(res)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(r.IPs) != 1 || len(r.Interfaces) < 2 {
-		return nil, fmt.Errorf("ADD %s: unexpected result %v", name, r)
+		return fmt.Errorf("ADD %s: unexpected result %v", p.Name, r)
 	}
 	p.Result = r
 	p.IP, _ = netip.AddrFromSlice(r.IPs[0].Address.IP.To4())
 	p.MAC, _ = net.ParseMAC(r.Interfaces[1].Mac)
-	return p, nil
+	return nil
 }
 
 // Del runs CNI DEL for the pod.
