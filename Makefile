@@ -23,6 +23,13 @@ test: deps build
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	CANE_BIN_DIR=$(BIN) CANE_K8S_DIR=$$(./scripts/k8s.sh $(K8S_BINS)) $(GO) test -count=1 -race -timeout 30m ./...
+	$(MAKE) fuzz
+
+# Each fuzz target (netconf, CNI_ARGS, the socket API) for FUZZTIME.
+FUZZTIME ?= 10s
+fuzz:
+	for f in FuzzParseNetConf FuzzParseArgs FuzzAPI; do \
+		$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) ./daemon || exit 1; done
 
 unit:
 	$(GO) test -count=1 ./flows/... ./ipam/... ./cluster/... ./api/...

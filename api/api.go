@@ -17,6 +17,10 @@ import (
 // DefaultSocket is where caned listens unless told otherwise.
 const DefaultSocket = "/run/cane/caned.sock"
 
+// MaxNetConf bounds a network config (the plugin's stdin); a real one is a
+// few hundred bytes, a GC request's valid-attachment list a few hundred KiB.
+const MaxNetConf = 1 << 20
+
 // Cane's own CNI error codes (100 and up, as the spec reserves 0-99).
 const (
 	CodePluginNotAvailable = 50  // spec: STATUS, the plugin cannot serve ADD now

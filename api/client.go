@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -75,8 +77,12 @@ func (c *Client) Get(ctx context.Context, path string, v any) error {
 		return err
 	}
 	resp, err := c.http.Do(hreq)
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("caned at %s: %w: the socket is root-only; run this as root", c.Socket, err)
+	}
 	if err != nil {
-		return fmt.Errorf("caned at %s is not reachable: %w (is caned running on this node?)", c.Socket, err)
+		return fmt.Errorf("caned at %s is not reachable: %w; next: check that caned runs on this node and read its log "+
+			"(its \"socket\" setting must match --socket)", c.Socket, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/plugins/pkg/ns"
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
@@ -31,9 +31,11 @@ func checkRequest(req api.CNIRequest, needNetns bool) *types.Error {
 		if req.Netns == "" {
 			return types.NewError(types.ErrInvalidNetNS, "CNI_NETNS is empty", "")
 		}
-		if st, err := os.Stat(req.Netns); err != nil || st.IsDir() {
+		n, err := ns.GetNS(req.Netns) // checks the file system type too
+		if err != nil {
 			return types.NewError(types.ErrInvalidNetNS, "CNI_NETNS is not a network namespace", fmt.Sprintf("%.256q: %v", req.Netns, err))
 		}
+		n.Close()
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/cane-cni/cane/api"
 )
 
 const goodConfig = `{
@@ -70,7 +72,7 @@ func TestParseNetConf(t *testing.T) {
 		{"no name", `{"cniVersion":"1.1.0","type":"cane"}`, 7},
 		{"not json", `{"cniVersion":`, 6},
 		{"wrong types", `{"cniVersion":1,"name":"cane"}`, 6},
-		{"huge", `{"cniVersion":"1.1.0","name":"cane","x":"` + strings.Repeat("a", maxNetConf) + `"}`, 7},
+		{"huge", `{"cniVersion":"1.1.0","name":"cane","x":"` + strings.Repeat("a", api.MaxNetConf) + `"}`, 7},
 	}
 	for _, tc := range tests {
 		_, err := ParseNetConf([]byte(tc.in))

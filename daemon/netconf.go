@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/cane-cni/cane/api"
 )
 
 // NetConf is Cane's network configuration (the CNI plugin's stdin).
@@ -18,14 +20,11 @@ type NetConf struct {
 	} `json:"runtimeConfig,omitempty"`
 }
 
-// maxNetConf bounds what caned will parse; a netconf is a few hundred bytes.
-const maxNetConf = 1 << 20
-
 // ParseNetConf decodes and checks a netconf. Errors are CNI errors with
 // code 7 (invalid network config) or 6 (cannot decode).
 func ParseNetConf(data []byte) (*NetConf, *types.Error) {
-	if len(data) > maxNetConf {
-		return nil, types.NewError(types.ErrInvalidNetworkConfig, "network config too large", fmt.Sprintf("%d bytes, limit %d", len(data), maxNetConf))
+	if len(data) > api.MaxNetConf {
+		return nil, types.NewError(types.ErrInvalidNetworkConfig, "network config too large", fmt.Sprintf("%d bytes, limit %d", len(data), api.MaxNetConf))
 	}
 	var nc NetConf
 	if err := json.Unmarshal(data, &nc); err != nil {

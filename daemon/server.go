@@ -53,6 +53,9 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
+	if ul, ok := l.(*net.UnixListener); ok {
+		l = ownerOnly{Listener: ul, uid: uint32(os.Geteuid()), log: d.log}
+	}
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -63,7 +66,11 @@ func (d *Daemon) handleCNI(w http.ResponseWriter, r *http.Request) {
 	var req api.CNIRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequest))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	err := dec.Decode(&req)
+	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
+		err = errors.New("data after the request")
+	}
+	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		writeJSON(w, api.CNIResponse{Error: types.NewError(types.ErrDecodingFailure, "malformed request", err.Error())})
 		return

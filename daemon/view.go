@@ -31,7 +31,8 @@ func staticView(cfg Config) *view {
 
 // kubeView turns a cluster snapshot into a view for node self. Objects
 // that contradict others (a second domain with a VNI in use, a pool of an
-// unknown domain, overlapping pools) are left out and reported.
+// unknown domain, overlapping pools) are left out and reported; kv lists
+// the oldest first, so the object already in use is the one kept.
 func kubeView(kv kube.View, self string) (*view, []string) {
 	warn := append([]string(nil), kv.Errors...)
 	v := &view{Usable: map[string]bool{}}

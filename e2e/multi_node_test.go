@@ -2,15 +2,20 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
+	"github.com/containernetworking/cni/pkg/types"
 )
 
 // clusterObjects is the example every multi-node test starts from:
@@ -214,4 +219,62 @@ spec: {nodeName: node1, containers: [{name: app, image: pause}]}
 	if _, err := tb.AddPod(c, nodes[0], "shop/nobody", ""); err == nil || !strings.Contains(err.Error(), "no pool chosen") {
 		t.Errorf("pod with no pool anywhere: %v", err)
 	}
+}
+
+// TestConflictingPoolEdits: two operators edit pools at once — one moves
+// the production pool's CIDR, one adds a pool (and a domain) that overlap
+// what is in use. The apiserver refuses the move (addresses are
+// immutable); every node ignores the newer overlapping objects, whatever
+// their names, and production keeps its pool.
+func TestConflictingPoolEdits(t *testing.T) {
+	tb, c, cp, nodes := startCluster(t, 1)
+	before, err := tb.AddPod(c, nodes[0], "shop/before", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var moveOut string
+	var moveErr, addErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		moveOut, moveErr = cp.Kubectl(c, "patch", "pools.cane.io", "prod", "--type=merge", "-p", `{"spec":{"cidr":"198.19.8.0/24","gateway":"198.19.8.1"}}`)
+	}()
+	go func() {
+		defer wg.Done()
+		addErr = cp.Apply(c, `
+apiVersion: cane.io/v1alpha1
+kind: Domain
+metadata: {name: aaa-rogue}
+spec: {vni: 100}
+---
+apiVersion: cane.io/v1alpha1
+kind: Pool
+metadata: {name: aaa-overlap}
+spec: {domain: test, cidr: 198.19.0.128/25, gateway: 198.19.0.129}
+`)
+	}()
+	wg.Wait()
+	if moveErr == nil || !strings.Contains(moveOut, "immutable") {
+		t.Errorf("moving the prod pool's CIDR: %v %s", moveErr, moveOut)
+	}
+	if addErr != nil {
+		t.Fatalf("adding the overlapping objects: %v", addErr)
+	}
+	waitUntil(t, 10*time.Second, "caned ignores the newer objects", func() bool {
+		log, _ := os.ReadFile(nodes[0].Log)
+		return strings.Contains(string(log), "pool aaa-overlap") && strings.Contains(string(log), "domain aaa-rogue")
+	})
+	var cerr *types.Error
+	if _, err := tb.AddPod(c, nodes[0], "qa/overlap", "aaa-overlap"); !errors.As(err, &cerr) || cerr.Code != api.CodeUnknownPool {
+		t.Errorf("ADD in the ignored pool: %v, want code %d", err, api.CodeUnknownPool)
+	}
+	after, err := tb.AddPod(c, nodes[0], "shop/after", "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !netip.MustParsePrefix("198.19.0.0/24").Contains(after.IP) {
+		t.Errorf("prod pod got %s after the edits", after.IP)
+	}
+	expect(t, true, 7700, [2]*testbed.Pod{before, after}, [2]*testbed.Pod{after, before})
 }

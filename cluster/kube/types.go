@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -34,15 +35,17 @@ var (
 
 // Domain is a Domain object's content.
 type Domain struct {
-	Name  string
-	VNI   uint32
-	VLAN  uint16
-	Peers []string
+	Name    string
+	Created time.Time // of the object: the older of two conflicting ones wins
+	VNI     uint32
+	VLAN    uint16
+	Peers   []string
 }
 
 // Pool is a Pool object's content.
 type Pool struct {
 	Name         string
+	Created      time.Time // of the object: the older of two conflicting ones wins
 	Domain       string
 	CIDR         netip.Prefix
 	Gateway      netip.Addr

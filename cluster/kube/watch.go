@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -102,7 +103,7 @@ func (w *Watcher) View() View {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
 			return err
 		}
-		v.Domains = append(v.Domains, Domain{Name: name, VNI: o.Spec.VNI, VLAN: o.Spec.VLAN, Peers: o.Spec.Peers})
+		v.Domains = append(v.Domains, Domain{Name: name, Created: u.GetCreationTimestamp().Time, VNI: o.Spec.VNI, VLAN: o.Spec.VLAN, Peers: o.Spec.Peers})
 		return nil
 	})
 	each(w.pools, &v, func(name string, u *unstructured.Unstructured) error {
@@ -114,6 +115,7 @@ func (w *Watcher) View() View {
 		}
 		p, err := o.Spec.pool(name)
 		if err == nil {
+			p.Created = u.GetCreationTimestamp().Time
 			v.Pools = append(v.Pools, p)
 		}
 		return err
@@ -129,11 +131,28 @@ func (w *Watcher) View() View {
 		n := obj.(*corev1.Node)
 		v.Nodes = append(v.Nodes, Node{Name: n.Name, VTEP: vtepOf(n), Labels: n.Labels})
 	}
-	sort.Slice(v.Domains, func(i, j int) bool { return v.Domains[i].Name < v.Domains[j].Name })
-	sort.Slice(v.Pools, func(i, j int) bool { return v.Pools[i].Name < v.Pools[j].Name })
+	SortView(&v)
+	return v
+}
+
+// SortView puts a view in its order: domains and pools oldest first, so
+// that of two conflicting objects (a VNI used twice, overlapping pools)
+// every node keeps the one already in use; blocks by address, nodes by
+// name.
+func SortView(v *View) {
+	sort.Slice(v.Domains, func(i, j int) bool { return older(v.Domains[i].Created, v.Domains[j].Created, v.Domains[i].Name, v.Domains[j].Name) })
+	sort.Slice(v.Pools, func(i, j int) bool { return older(v.Pools[i].Created, v.Pools[j].Created, v.Pools[i].Name, v.Pools[j].Name) })
 	sort.Slice(v.Blocks, func(i, j int) bool { return v.Blocks[i].CIDR.Addr().Less(v.Blocks[j].CIDR.Addr()) })
 	sort.Slice(v.Nodes, func(i, j int) bool { return v.Nodes[i].Name < v.Nodes[j].Name })
-	return v
+}
+
+// older orders objects by creation time, then name (creation times have
+// whole seconds).
+func older(a, b time.Time, aName, bName string) bool {
+	if !a.Equal(b) {
+		return a.Before(b)
+	}
+	return aName < bName
 }
 
 func each(s cache.Store, v *View, f func(string, *unstructured.Unstructured) error) {

@@ -26,6 +26,7 @@ type Node struct {
 	NS     ns.NetNS
 	OVS    *ovs.Server
 	Config daemon.Config
+	Dir    string // the node's files: config, state, OVS, log
 	Socket string
 	Log    string     // caned's log file
 	VTEP   netip.Addr // underlay address (cluster nodes)
@@ -80,13 +81,13 @@ func (tb *Testbed) newNode(ctx context.Context, name string) (*Node, error) {
 	if err := o.Start(ctx); err != nil {
 		return nil, fmt.Errorf("node %s: %w", name, err)
 	}
-	return &Node{Name: name, NS: netns, OVS: o, Socket: filepath.Join(dir, "caned.sock"), Log: filepath.Join(dir, "caned.log"), tb: tb}, nil
+	return &Node{Name: name, NS: netns, OVS: o, Dir: dir, Socket: filepath.Join(dir, "run", "caned.sock"), Log: filepath.Join(dir, "caned.log"), tb: tb}, nil
 }
 
 // configure writes caned's config file: cfg with this node's name, paths
 // and the netdev datapath filled in.
 func (n *Node) configure(cfg daemon.Config) error {
-	dir := filepath.Dir(n.Socket)
+	dir := n.Dir
 	cfg.Node, cfg.Datapath = n.Name, "netdev"
 	cfg.OVSDB, cfg.OVSRunDir = n.OVS.DBEndpoint(), n.OVS.Dir
 	cfg.Socket, cfg.State = n.Socket, filepath.Join(dir, "state.db")
@@ -109,7 +110,7 @@ func (n *Node) StartCaned(ctx context.Context) error {
 	}
 	defer logf.Close()
 	cmd := exec.Command("ip", "netns", "exec", n.NetNSName(), filepath.Join(n.tb.BinDir, "caned"),
-		"--config", filepath.Join(filepath.Dir(n.Socket), "caned.json"))
+		"--config", filepath.Join(n.Dir, "caned.json"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), n.Env...)
 	if err := cmd.Start(); err != nil {

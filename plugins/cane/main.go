@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"time"
 
@@ -28,6 +29,9 @@ func main() {
 // forward sends the request to caned; on ADD it prints the result.
 func forward(cmd string) func(*skel.CmdArgs) error {
 	return func(args *skel.CmdArgs) error {
+		if len(args.StdinData) > api.MaxNetConf {
+			return types.NewError(types.ErrInvalidNetworkConfig, "network config too large", fmt.Sprintf("%d bytes on stdin, limit %d", len(args.StdinData), api.MaxNetConf))
+		}
 		var conf struct {
 			Socket string `json:"socket"`
 		}
