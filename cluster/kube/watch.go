@@ -140,8 +140,12 @@ func (w *Watcher) View() View {
 // every node keeps the one already in use; blocks by address, nodes by
 // name.
 func SortView(v *View) {
-	sort.Slice(v.Domains, func(i, j int) bool { return older(v.Domains[i].Created, v.Domains[j].Created, v.Domains[i].Name, v.Domains[j].Name) })
-	sort.Slice(v.Pools, func(i, j int) bool { return older(v.Pools[i].Created, v.Pools[j].Created, v.Pools[i].Name, v.Pools[j].Name) })
+	sort.Slice(v.Domains, func(i, j int) bool {
+		return older(v.Domains[i].Created, v.Domains[j].Created, v.Domains[i].Name, v.Domains[j].Name)
+	})
+	sort.Slice(v.Pools, func(i, j int) bool {
+		return older(v.Pools[i].Created, v.Pools[j].Created, v.Pools[i].Name, v.Pools[j].Name)
+	})
 	sort.Slice(v.Blocks, func(i, j int) bool { return v.Blocks[i].CIDR.Addr().Less(v.Blocks[j].CIDR.Addr()) })
 	sort.Slice(v.Nodes, func(i, j int) bool { return v.Nodes[i].Name < v.Nodes[j].Name })
 }
