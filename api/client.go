@@ -70,9 +70,26 @@ func (c *Client) CNI(ctx context.Context, req CNIRequest) (json.RawMessage, *typ
 
 // Get fetches a JSON document (e.g. "/v1/status") into v.
 func (c *Client) Get(ctx context.Context, path string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	return c.do(ctx, http.MethodGet, path, nil, v)
+}
+
+// Post sends in (if not nil) as JSON and decodes the answer into v.
+func (c *Client) Post(ctx context.Context, path string, in, v any) error {
+	return c.do(ctx, http.MethodPost, path, in, v)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://caned"+path, nil)
+	var body io.Reader
+	if in != nil {
+		data, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(data)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, method, "http://caned"+path, body)
 	if err != nil {
 		return err
 	}
@@ -87,7 +104,7 @@ func (c *Client) Get(ctx context.Context, path string, v any) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("caned %s: HTTP %d: %s", path, resp.StatusCode, bytes.TrimSpace(msg))
+		return fmt.Errorf("caned: %s", bytes.TrimSpace(msg))
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -46,6 +46,22 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Status()) })
 	mux.HandleFunc("GET /v1/pods", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Pods()) })
 	mux.HandleFunc("GET /v1/pools", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Pools()) })
+	mux.HandleFunc("GET /v1/blocks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Blocks()) })
+	mux.HandleFunc("GET /v1/xray", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.XRay(r.Context())) })
+	mux.HandleFunc("GET /v1/flows", func(w http.ResponseWriter, r *http.Request) {
+		answer[[]api.Flow](w)(d.Flows(r.Context(), r.URL.Query().Get("table"), r.URL.Query().Get("pod")))
+	})
+	mux.HandleFunc("POST /v1/trace", func(w http.ResponseWriter, r *http.Request) {
+		var req api.TraceRequest
+		if err := decodeStrict(r.Body, &req); err != nil {
+			http.Error(w, "malformed trace request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		answer[api.Trace](w)(d.Trace(r.Context(), req))
+	})
+	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
+		answer[api.GCReport](w)(d.CollectLeaks(r.Context(), r.URL.Query().Get("dryRun") == "true"))
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		<-ctx.Done()
@@ -64,13 +80,7 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 
 func (d *Daemon) handleCNI(w http.ResponseWriter, r *http.Request) {
 	var req api.CNIRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequest))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
-	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
-		err = errors.New("data after the request")
-	}
-	if err != nil {
+	if err := decodeStrict(r.Body, &req); err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		writeJSON(w, api.CNIResponse{Error: types.NewError(types.ErrDecodingFailure, "malformed request", err.Error())})
 		return
@@ -120,6 +130,31 @@ func (d *Daemon) cni(ctx context.Context, req api.CNIRequest) (json.RawMessage, 
 		return nil, nil
 	}
 	return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "unknown CNI_COMMAND", fmt.Sprintf("%.32q", req.Command))
+}
+
+// decodeStrict reads exactly one JSON value of known fields, within
+// maxRequest bytes.
+func decodeStrict(body io.Reader, v any) error {
+	dec := json.NewDecoder(io.LimitReader(body, maxRequest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.Decode(new(json.RawMessage)) != io.EOF {
+		return errors.New("data after the request")
+	}
+	return nil
+}
+
+// answer writes v, or err as a 500 with its text (what canectl prints).
+func answer[T any](w http.ResponseWriter) func(T, error) {
+	return func(v T, err error) {
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		writeJSON(w, v)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -29,10 +29,7 @@ func (d *Daemon) Pods() []api.Pod {
 	defer d.mu.Unlock()
 	out := make([]api.Pod, 0, len(d.attachments))
 	for _, a := range d.attachments {
-		out = append(out, api.Pod{
-			ContainerID: a.alloc.ContainerID, IfName: a.alloc.IfName, PodNamespace: a.alloc.PodNamespace, PodName: a.alloc.PodName,
-			Pool: a.alloc.Pool, Domain: a.alloc.Domain, IP: a.alloc.IP, MAC: a.mac.String(), Port: a.port, OFPort: a.ofport,
-		})
+		out = append(out, d.apiPod(a))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].IP.Less(out[j].IP) })
 	return out

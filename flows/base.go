@@ -85,17 +85,18 @@ func arpResponderGateway(vni uint32, p Pool, n Node) Flow {
 	return Flow{
 		Table: ARPResponder, Priority: 200, Cookie: NewCookie(0, KindBase, 0, 0),
 		Match:   fmt.Sprintf("arp,%s=%#x,arp_op=1,arp_tpa=%s", RegDomain, vni, p.Gateway),
-		Actions: arpReply(n.GatewayMAC.String(), macHex(n.GatewayMAC), ipHex(p.Gateway)),
+		Actions: arpReply(n.GatewayMAC.String(), p.Gateway.String()),
 	}
 }
 
 // arpReply turns the request into a reply from mac/ip and sends it back
-// out of the port it came in on.
-func arpReply(mac, macHex, ipHex string) string {
-	return "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:" + mac +
-		",load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]" +
-		",move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],load:" + macHex + "->NXM_NX_ARP_SHA[]" +
-		",load:" + ipHex + "->NXM_OF_ARP_SPA[],IN_PORT"
+// out of the port it came in on. Actions are written the way OVS prints
+// them back (set_field), so desired and installed flows compare equal.
+func arpReply(mac, ip string) string {
+	return "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:" + mac + "->eth_src" +
+		",set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]" +
+		",move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:" + mac + "->arp_sha" +
+		",set_field:" + ip + "->arp_spa,IN_PORT"
 }
 
 // domainPolicyAllow lets traffic from domain vni into pool p (its own

@@ -2,8 +2,6 @@ package flows
 
 import (
 	"fmt"
-	"net"
-	"net/netip"
 	"sort"
 	"strings"
 )
@@ -66,18 +64,3 @@ func drop(t Table, prio uint16, reason Reason, match string) Flow {
 }
 
 func gotoTable(t Table) string { return fmt.Sprintf("goto_table:%d", t) }
-
-// macHex is a MAC as a 48-bit hex number, for load actions.
-func macHex(mac net.HardwareAddr) string {
-	var v uint64
-	for _, b := range mac {
-		v = v<<8 | uint64(b)
-	}
-	return fmt.Sprintf("%#x", v)
-}
-
-// ipHex is an IPv4 address as a 32-bit hex number, for load actions.
-func ipHex(ip netip.Addr) string {
-	a := ip.As4()
-	return fmt.Sprintf("%#x", uint32(a[0])<<24|uint32(a[1])<<16|uint32(a[2])<<8|uint32(a[3]))
-}

@@ -99,7 +99,7 @@ func classifierUplink(d Domain) Flow {
 	return Flow{
 		Table: Classifier, Priority: 200, Cookie: NewCookie(0, KindBase, 0, 0),
 		Match:   fmt.Sprintf("in_port=%d,dl_vlan=%d", UplinkOFPort, d.VLAN),
-		Actions: fmt.Sprintf("strip_vlan,set_field:%#x->%s,%s", d.VNI, RegDomain, gotoTable(DomainPolicy)),
+		Actions: fmt.Sprintf("pop_vlan,set_field:%#x->%s,%s", d.VNI, RegDomain, gotoTable(DomainPolicy)),
 	}
 }
 
@@ -117,8 +117,8 @@ func arpResponderPool(vni uint32, p Pool) Flow {
 		Table: ARPResponder, Priority: 100, Cookie: NewCookie(0, KindBase, 0, 0),
 		Match: fmt.Sprintf("arp,%s=%#x,arp_op=1,arp_tpa=%s", RegDomain, vni, p.CIDR),
 		Actions: "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]" +
-			",load:0xa58->NXM_OF_ETH_SRC[32..47],move:NXM_OF_ARP_TPA[]->NXM_OF_ETH_SRC[0..31]" +
-			",load:0x2->NXM_OF_ARP_OP[],move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ETH_SRC[]->NXM_NX_ARP_SHA[]" +
+			",set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_src,move:NXM_OF_ARP_TPA[]->NXM_OF_ETH_SRC[0..31]" +
+			",set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ETH_SRC[]->NXM_NX_ARP_SHA[]" +
 			",move:NXM_OF_ARP_TPA[]->NXM_NX_REG2[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],move:NXM_NX_REG2[]->NXM_OF_ARP_SPA[]" +
 			",IN_PORT",
 	}
@@ -141,7 +141,7 @@ func forwardRemoteVLAN(r RemoteNode, b RemoteBlock, d Domain) Flow {
 	return Flow{
 		Table: Forward, Priority: 100, Cookie: nodeCookie(r),
 		Match: fmt.Sprintf("ip,nw_dst=%s", b.CIDR),
-		Actions: fmt.Sprintf("move:NXM_OF_IP_DST[]->NXM_OF_ETH_DST[0..31],load:0xa58->NXM_OF_ETH_DST[32..47],push_vlan:0x8100,set_field:%#x->vlan_vid,set_field:%d->%s,%s",
+		Actions: fmt.Sprintf("move:NXM_OF_IP_DST[]->NXM_OF_ETH_DST[0..31],set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_dst,push_vlan:0x8100,set_field:%#x->vlan_vid,set_field:%d->%s,%s",
 			0x1000|uint32(d.VLAN), UplinkOFPort, RegOutPort, gotoTable(Output)),
 	}
 }

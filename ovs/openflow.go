@@ -3,7 +3,9 @@ package ovs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -133,4 +135,36 @@ func dumpCounter(line, key string) uint64 {
 	}
 	n, _ := strconv.ParseUint(v, 10, 64)
 	return n
+}
+
+// Diff compares the bridge's flows with want by match and actions, as OVS
+// itself parses them (ovs-ofctl diff-flows), so spelling differences do
+// not count. It returns the flows that are missing and those that are
+// installed but not wanted, in OVS's notation.
+func (o *OpenFlow) Diff(ctx context.Context, bridge string, want []flows.Flow) (missing, extra []string, err error) {
+	f, err := os.CreateTemp("", "cane-desired-*.flows")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(f.Name())
+	for _, fl := range want {
+		fmt.Fprintln(f, fl.String())
+	}
+	if err := f.Close(); err != nil {
+		return nil, nil, err
+	}
+	out, err := o.run(ctx, nil, "diff-flows", o.target(bridge), f.Name())
+	var exit *exec.ExitError
+	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 2) { // 2: they differ
+		return nil, nil, fmt.Errorf("compare flows of %s: %w", bridge, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(line, "+"):
+			missing = append(missing, line[1:])
+		case strings.HasPrefix(line, "-"):
+			extra = append(extra, line[1:])
+		}
+	}
+	return missing, extra, nil
 }

@@ -231,3 +231,24 @@ func setSysctl(n ns.NetNS, s sysctl) error {
 		return nil
 	})
 }
+
+// HostEnds lists the host ends of Cane's veths in hostNS (names starting
+// "cane") with their MTU.
+func HostEnds(hostNS ns.NetNS) (map[string]int, error) {
+	host, err := netlink.NewHandleAt(netns.NsHandle(hostNS.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("netlink in host netns: %w", err)
+	}
+	defer host.Close()
+	links, err := host.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, l := range links {
+		if l.Type() == "veth" && strings.HasPrefix(l.Attrs().Name, "cane") {
+			out[l.Attrs().Name] = l.Attrs().MTU
+		}
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -16,9 +17,15 @@ import (
 
 func main() {
 	if err := root().Execute(); err != nil {
+		if !errors.Is(err, errFailed) {
+			fmt.Fprintln(os.Stderr, "canectl:", err)
+		}
 		os.Exit(1)
 	}
 }
+
+// errFailed ends a verb with exit code 1 after it printed why.
+var errFailed = errors.New("failed")
 
 type opts struct {
 	socket string
@@ -27,13 +34,16 @@ type opts struct {
 
 func root() *cobra.Command {
 	o := &opts{}
-	cmd := &cobra.Command{Use: "canectl", Short: "Inspect and operate Cane on this node", SilenceUsage: true}
+	cmd := &cobra.Command{Use: "canectl", Short: "Inspect and operate Cane on this node", SilenceUsage: true, SilenceErrors: true}
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return fmt.Errorf("%w (canectl %s --help)", err, c.Name()) })
 	cmd.PersistentFlags().StringVar(&o.socket, "socket", api.DefaultSocket, "caned's socket")
 	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	cmd.AddCommand(
 		get(o, "status", "Is caned ready, and what it runs on", "/v1/status", new(api.Status), statusTable),
 		get(o, "pods", "Pods attached on this node", "/v1/pods", new([]api.Pod), podsTable),
 		get(o, "pools", "Pools and this node's use of them", "/v1/pools", new([]api.Pool), poolsTable),
+		get(o, "blocks", "Address blocks this node holds", "/v1/blocks", new([]api.Block), blocksTable),
+		flowsCmd(o), traceCmd(o), xrayCmd(o), gcCmd(o),
 	)
 	return cmd
 }
@@ -92,5 +102,12 @@ func poolsTable(w *tabwriter.Writer, ps []api.Pool) {
 			bs = append(bs, b.String())
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\t%s\n", p.Name, p.Domain, p.CIDR, p.Gateway, p.Allocated, strings.Join(bs, ","))
+	}
+}
+
+func blocksTable(w *tabwriter.Writer, bs []api.Block) {
+	fmt.Fprintln(w, "BLOCK\tPOOL\tDOMAIN\tUSED")
+	for _, b := range bs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\n", b.CIDR, b.Pool, b.Domain, b.Used, b.Size)
 	}
 }

@@ -136,6 +136,7 @@ func (cp *ControlPlane) start(ctx context.Context, name, bin string, args ...str
 	defer logf.Close()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", filepath.Base(cp.NS.Path()), bin}, args...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stopped by the testbed, in order
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}

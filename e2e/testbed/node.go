@@ -113,6 +113,9 @@ func (n *Node) StartCaned(ctx context.Context) error {
 		"--config", filepath.Join(n.Dir, "caned.json"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), n.Env...)
+	// Its own process group: a Ctrl-C at the terminal reaches the testbed,
+	// which DELetes the pods before it stops caned.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start caned on %s: %w", n.Name, err)
 	}

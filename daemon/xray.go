@@ -1,0 +1,177 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/ovs"
+	"github.com/cane-cni/cane/podnet"
+)
+
+// XRay checks the whole node: OVS, bridge, ports, flows, addresses, veths
+// and MTU against what caned holds. Read-only.
+func (d *Daemon) XRay(ctx context.Context) api.XRay {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	x := api.XRay{Node: d.cfg.Node, OK: true}
+	check := func(name string, problems []string, okDetail string) {
+		c := api.Check{Name: name, OK: len(problems) == 0, Detail: okDetail}
+		if !c.OK {
+			c.Detail = strings.Join(problems, "; ")
+			x.OK = false
+		}
+		x.Checks = append(x.Checks, c)
+	}
+	st := d.Status()
+	check("caned ready", problem(!st.Ready, "not ready: %s", st.Reason), fmt.Sprintf("flow round %d", st.Round))
+	db, err := d.ovsdb()
+	check("ovsdb-server reachable", problem(err != nil, "%v", err), d.cfg.OVSDB)
+	installed, ferr := d.of.Dump(ctx, d.cfg.Bridge, "")
+	check("ovs-vswitchd reachable", problem(ferr != nil, "%v", ferr), fmt.Sprintf("%d flows on %s", len(installed), d.cfg.Bridge))
+	if db == nil || ferr != nil {
+		return x
+	}
+	check("bridge", d.checkBridge(ctx, db), fmt.Sprintf("%s: fail_mode secure, %s datapath", d.cfg.Bridge, d.datapath.Load()))
+	ports, err := db.Ports(ctx, d.cfg.Bridge)
+	if err != nil {
+		check("ports", []string{err.Error()}, "")
+		return x
+	}
+	d.mu.Lock()
+	atts := make(map[string]*attachment, len(d.attachments))
+	for h, a := range d.attachments {
+		atts[h] = a
+	}
+	desired := d.desiredLocked()
+	d.mu.Unlock()
+
+	check("node ports", d.checkNodePorts(ports), "tunnel and uplink as configured")
+	check("ports match pods", checkPodPorts(ports, atts, d.cfg.Bridge), fmt.Sprintf("%d pod ports, each with its pod", len(atts)))
+	check("flows match desired", d.checkFlows(ctx, flows.WithRound(desired.All(), uint16(d.round.Load()))), fmt.Sprintf("%d flows as desired", len(installed)))
+	check("addresses match pods", d.checkAddresses(atts), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
+	check("veths and MTU", d.checkVeths(atts), fmt.Sprintf("every pod veth present, MTU %d", d.mtu.Load()))
+	return x
+}
+
+// problem is one problem if bad, none otherwise.
+func problem(bad bool, format string, args ...any) []string {
+	if !bad {
+		return nil
+	}
+	return []string{fmt.Sprintf(format, args...)}
+}
+
+func (d *Daemon) checkBridge(ctx context.Context, db *ovs.DB) []string {
+	b, err := db.Bridge(ctx, d.cfg.Bridge)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var p []string
+	p = append(p, problem(b.FailMode != "secure", "fail_mode is %q, want secure (standalone floods)", b.FailMode)...)
+	p = append(p, problem(b.DatapathType != d.datapath.Load(), "datapath %q, want %q", b.DatapathType, d.datapath.Load())...)
+	return p
+}
+
+func (d *Daemon) checkNodePorts(ports []ovs.PortInfo) []string {
+	byName := map[string]ovs.PortInfo{}
+	for _, p := range ports {
+		byName[p.Name] = p
+	}
+	want := map[string]int{}
+	if d.overlay() {
+		want[tunnelPort] = flows.TunnelOFPort
+	}
+	if d.uplink() {
+		want[uplinkPort] = flows.UplinkOFPort
+	}
+	var p []string
+	for name, ofport := range want {
+		got, ok := byName[name]
+		p = append(p, problem(!ok, "port %s missing", name)...)
+		p = append(p, problem(ok && got.OFPort != ofport, "port %s has ofport %d, want %d", name, got.OFPort, ofport)...)
+	}
+	return p
+}
+
+func checkPodPorts(ports []ovs.PortInfo, atts map[string]*attachment, bridge string) []string {
+	var p []string
+	seen := map[string]bool{}
+	for _, port := range ports {
+		if port.Name == bridge || port.Name == tunnelPort || port.Name == uplinkPort {
+			continue
+		}
+		seen[port.Name] = true
+		if port.ExternalIDs[idContainer] == "" {
+			p = append(p, fmt.Sprintf("stray port %s (not Cane's)", port.Name))
+			continue
+		}
+		a, ok := atts[ipam.Handle(port.ExternalIDs[idContainer], port.ExternalIDs[idIfName])]
+		switch {
+		case !ok:
+			p = append(p, fmt.Sprintf("port %s of container %s has no pod", port.Name, port.ExternalIDs[idContainer]))
+		case a.ofport != port.OFPort:
+			p = append(p, fmt.Sprintf("port %s has ofport %d, its pod %d", port.Name, port.OFPort, a.ofport))
+		}
+	}
+	for _, a := range atts {
+		p = append(p, problem(!seen[a.port], "pod %s (%s) has no port %s", podName(a.alloc), a.alloc.IP, a.port)...)
+	}
+	sort.Strings(p)
+	return p
+}
+
+// checkFlows compares installed with desired flows, as OVS parses them.
+func (d *Daemon) checkFlows(ctx context.Context, desired []flows.Flow) []string {
+	missing, extra, err := d.of.Diff(ctx, d.cfg.Bridge, desired)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var p []string
+	for _, f := range missing {
+		p = append(p, "missing: "+f)
+	}
+	for _, f := range extra {
+		p = append(p, "extra: "+f)
+	}
+	return p
+}
+
+func (d *Daemon) checkAddresses(atts map[string]*attachment) []string {
+	var p []string
+	for _, a := range d.ipam.List() {
+		att, ok := atts[a.Handle()]
+		p = append(p, problem(!ok, "leaked address %s: allocated to %s (%s) with no pod on the node", a.IP, a.ContainerID, podName(a))...)
+		if ok && att.netns != "" {
+			_, err := os.Stat(att.netns)
+			p = append(p, problem(err != nil, "leaked pod %s (%s): its netns %s is gone, no DEL came", podName(a), a.IP, att.netns)...)
+		}
+	}
+	return p
+}
+
+func (d *Daemon) checkVeths(atts map[string]*attachment) []string {
+	ends, err := podnet.HostEnds(d.hostNS)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var p []string
+	mtu := int(d.mtu.Load())
+	for _, a := range atts {
+		got, ok := ends[a.port]
+		p = append(p, problem(!ok, "pod %s has no veth %s", podName(a.alloc), a.port)...)
+		p = append(p, problem(ok && got != mtu, "veth %s of %s has MTU %d, want %d", a.port, podName(a.alloc), got, mtu)...)
+		delete(ends, a.port)
+	}
+	for name := range ends {
+		p = append(p, fmt.Sprintf("stray veth %s (no pod)", name))
+	}
+	sort.Strings(p)
+	return p
+}

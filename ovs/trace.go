@@ -1,0 +1,95 @@
+package ovs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/cane-cni/cane/flows"
+)
+
+// TraceStep is one table a traced packet went through.
+type TraceStep struct {
+	Table    flows.Table
+	Match    string // of the flow that matched; "" if none did
+	Priority uint16
+	Cookie   flows.Cookie
+	Actions  []string
+}
+
+// Trace is what ofproto/trace says of one packet.
+type Trace struct {
+	Steps           []TraceStep
+	DatapathActions string // "drop", or datapath ports and actions
+	Raw             string
+}
+
+// Trace runs ofproto/trace for a packet described in ovs-ofctl flow syntax
+// ("in_port=10,tcp,nw_src=...") through the bridge's pipeline.
+func (o *OpenFlow) Trace(ctx context.Context, bridge, packet string) (Trace, error) {
+	ex := o.Exec
+	if ex == nil {
+		ex = RunCommand
+	}
+	out, err := ex(ctx, nil, "ovs-appctl", "-t", o.vswitchdCtl(), "ofproto/trace", bridge, packet)
+	if err != nil {
+		return Trace{}, fmt.Errorf("trace %s: %w", packet, err)
+	}
+	return ParseTrace(string(out))
+}
+
+// vswitchdCtl is ovs-vswitchd's control socket in RunDir: the name given
+// with --unixctl, else OVS's default ovs-vswitchd.PID.ctl.
+func (o *OpenFlow) vswitchdCtl() string {
+	plain := filepath.Join(o.RunDir, "ovs-vswitchd.ctl")
+	if _, err := os.Stat(plain); err == nil {
+		return plain
+	}
+	pid, _ := os.ReadFile(filepath.Join(o.RunDir, "ovs-vswitchd.pid"))
+	return filepath.Join(o.RunDir, "ovs-vswitchd."+strings.TrimSpace(string(pid))+".ctl")
+}
+
+// " 0. in_port=10, priority 200, cookie 0x102000000000a" or "30. No match."
+var traceStep = regexp.MustCompile(`^\s{0,2}(\d+)\. (.*?)(?:, priority (\d+))?(?:, cookie (0x[0-9a-f]+))?$`)
+
+// ParseTrace reads ofproto/trace output: the tables of the first bridge,
+// in order, with their actions, and the datapath actions.
+func ParseTrace(out string) (Trace, error) {
+	t := Trace{Raw: out}
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "Datapath actions: "); ok {
+			t.DatapathActions = strings.TrimSpace(v)
+			continue
+		}
+		if strings.HasPrefix(line, "Final flow:") {
+			continue
+		}
+		if m := traceStep.FindStringSubmatch(line); m != nil {
+			table, _ := strconv.ParseUint(m[1], 10, 8)
+			s := TraceStep{Table: flows.Table(table)}
+			if m[2] != "No match." {
+				s.Match = m[2]
+				if m[2] == "priority 0" { // a flow with no match fields
+					s.Match = ""
+				}
+			}
+			p, _ := strconv.ParseUint(m[3], 10, 16)
+			c, _ := strconv.ParseUint(m[4], 0, 64)
+			s.Priority, s.Cookie = uint16(p), flows.Cookie(c)
+			t.Steps = append(t.Steps, s)
+			continue
+		}
+		if a := strings.TrimSpace(line); a != "" && len(t.Steps) > 0 && strings.HasPrefix(line, "    ") && t.DatapathActions == "" {
+			last := &t.Steps[len(t.Steps)-1]
+			last.Actions = append(last.Actions, a)
+		}
+	}
+	if t.DatapathActions == "" {
+		return t, fmt.Errorf("ofproto/trace output has no datapath actions: %.300q", out)
+	}
+	return t, nil
+}
