@@ -112,6 +112,19 @@ func (d *Daemon) ensurePorts(ctx context.Context, db *ovs.DB) error {
 			return fmt.Errorf("add %s to %s: %w", p.Name, p.Bridge, err)
 		}
 	}
+	if d.uplink() {
+		// The underlay bridge learns every MAC of the segment; OVS's
+		// default table (2048) fills on a big one. An admin's setting stays.
+		b, err := db.Bridge(ctx, d.cfg.UplinkBridge)
+		if err != nil {
+			return err
+		}
+		if b.OtherConfig["mac-table-size"] == "" {
+			if err := db.SetBridgeOtherConfig(ctx, d.cfg.UplinkBridge, "mac-table-size", fmt.Sprint(d.cfg.MACTableSize)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

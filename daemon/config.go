@@ -14,21 +14,27 @@ import (
 // Config is caned's configuration: where things are, and (until the
 // Kubernetes store arrives) the domains, pools and reservations.
 type Config struct {
-	Node         string        `json:"node"`
-	Bridge       string        `json:"bridge"`       // default br-int
-	Datapath     string        `json:"datapath"`     // "system", "netdev", or "" to detect
-	OVSDB        string        `json:"ovsdb"`        // default unix:/var/run/openvswitch/db.sock
-	OVSRunDir    string        `json:"ovsRunDir"`    // where BRIDGE.mgmt is; default /var/run/openvswitch
-	Socket       string        `json:"socket"`       // default api.DefaultSocket
-	State        string        `json:"state"`        // bbolt file; default /var/lib/cane/state.db
-	MTU          int           `json:"mtu"`          // pod MTU; 0: the underlay's MTU less VXLAN's 50 bytes
-	Kubeconfig   string        `json:"kubeconfig"`   // multi-node: domains, pools, blocks and nodes from this cluster
-	UplinkBridge string        `json:"uplinkBridge"` // underlay bridge for VLAN domains (patched to the bridge)
-	MACTableSize int           `json:"macTableSize"`
-	GatewayMAC   string        `json:"gatewayMAC"` // default 0a:58:00:00:00:01
-	Domains      []DomainConf  `json:"domains"`
-	Pools        []PoolConf    `json:"pools"`
-	Reservations []ReserveConf `json:"reservations"`
+	Node         string `json:"node"`
+	Bridge       string `json:"bridge"`       // default br-int
+	Datapath     string `json:"datapath"`     // "system", "netdev", or "" to detect
+	OVSDB        string `json:"ovsdb"`        // default unix:/var/run/openvswitch/db.sock
+	OVSRunDir    string `json:"ovsRunDir"`    // where BRIDGE.mgmt is; default /var/run/openvswitch
+	Socket       string `json:"socket"`       // default api.DefaultSocket
+	State        string `json:"state"`        // bbolt file; default /var/lib/cane/state.db
+	MTU          int    `json:"mtu"`          // pod MTU; 0: the underlay's MTU less VXLAN's 50 bytes
+	Kubeconfig   string `json:"kubeconfig"`   // multi-node: domains, pools, blocks and nodes from this cluster
+	UplinkBridge string `json:"uplinkBridge"` // underlay bridge for VLAN domains (patched to the bridge)
+	MACTableSize int    `json:"macTableSize"` // set on Cane's bridge and, if unset there, on the uplink bridge
+	// Monitoring: the interval of the monitor's look (seconds, default 10),
+	// the MAC-table alert level (percent, default 80) and where Prometheus
+	// scrapes /metrics ("" for nowhere; e.g. ":9410").
+	MonitorSeconds float64       `json:"monitorSeconds"`
+	MACTableAlert  float64       `json:"macTableAlertPercent"`
+	MetricsAddress string        `json:"metricsAddress"`
+	GatewayMAC     string        `json:"gatewayMAC"` // default 0a:58:00:00:00:01
+	Domains        []DomainConf  `json:"domains"`
+	Pools          []PoolConf    `json:"pools"`
+	Reservations   []ReserveConf `json:"reservations"`
 }
 
 // DomainConf is an isolation domain.
@@ -98,6 +104,12 @@ func (c *Config) defaults() {
 	if c.MACTableSize == 0 {
 		c.MACTableSize = 65536
 	}
+	if c.MonitorSeconds == 0 {
+		c.MonitorSeconds = 10
+	}
+	if c.MACTableAlert == 0 {
+		c.MACTableAlert = 80
+	}
 	for i := range c.Pools {
 		if c.Pools[i].BlockSize == 0 {
 			c.Pools[i].BlockSize = 26
@@ -113,6 +125,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Kubeconfig != "" && (len(c.Domains) > 0 || len(c.Pools) > 0 || len(c.Reservations) > 0) {
 		return fmt.Errorf("with kubeconfig, domains, pools and reservations come from the cluster (Domain and Pool objects); remove them from the file")
+	}
+	if c.MonitorSeconds < 0.1 || c.MACTableAlert < 1 || c.MACTableAlert > 100 {
+		return fmt.Errorf("monitorSeconds %g (want >= 0.1) or macTableAlertPercent %g (want 1..100) out of range", c.MonitorSeconds, c.MACTableAlert)
 	}
 	if _, err := net.ParseMAC(c.GatewayMAC); err != nil {
 		return fmt.Errorf("gatewayMAC: %w", err)

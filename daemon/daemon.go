@@ -21,6 +21,7 @@ import (
 	"github.com/cane-cni/cane/cluster/local"
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/monitor"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
 )
@@ -83,6 +84,11 @@ type Daemon struct {
 	mu          sync.Mutex
 	attachments map[string]*attachment // by ipam handle
 	ofports     map[int]bool
+
+	metrics    *monitor.Metrics
+	monMu      sync.Mutex
+	lastLook   *monitor.Snapshot // the monitor's last look, nil before the first
+	lastAlerts []monitor.Alert
 }
 
 // New opens the state store and IPAM. hostNS is the netns pods' host ends
@@ -118,6 +124,7 @@ func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 	}
 	d.view.Store(v)
 	d.notReady.Store("starting")
+	d.metrics = monitor.NewMetrics(d.report)
 	return d, nil
 }
 
@@ -143,6 +150,7 @@ func (d *Daemon) Run(ctx context.Context) {
 		d.refreshView()
 		go d.syncLoop(ctx)
 	}
+	go d.watch(ctx)
 	for ctx.Err() == nil {
 		if d.Start(ctx) != nil {
 			return

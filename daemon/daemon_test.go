@@ -31,13 +31,13 @@ var podFlows = len(flows.PodFlows(flows.Pod{}))
 
 // node is a daemon on a real OVS in its own netns.
 type node struct {
-	t   *testing.T
+	t   testing.TB
 	ovs *ovstest.Instance
 	cfg Config
 	d   *Daemon
 }
 
-func newNode(t *testing.T, mutate ...func(*Config)) *node {
+func newNode(t testing.TB, mutate ...func(*Config)) *node {
 	o := ovstest.Start(t)
 	cfg, err := ParseConfig([]byte(goodConfig))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/monitor"
 )
 
 // maxRequest bounds a request body: a netconf plus a GC valid list of a
@@ -59,6 +60,9 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 		}
 		answer[api.Trace](w)(d.Trace(r.Context(), req))
 	})
+	mux.HandleFunc("GET /v1/counters", func(w http.ResponseWriter, r *http.Request) {
+		answer[monitor.Counters](w)(d.Counters(r.Context()))
+	})
 	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
 		answer[api.GCReport](w)(d.CollectLeaks(r.Context(), r.URL.Query().Get("dryRun") == "true"))
 	})
@@ -93,6 +97,17 @@ func (d *Daemon) handleCNI(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) CNI(ctx context.Context, req api.CNIRequest) (json.RawMessage, *types.Error) {
 	start := time.Now()
 	res, err := d.cni(ctx, req)
+	result := "ok"
+	if err != nil {
+		result = fmt.Sprint(err.Code)
+	}
+	cmd := req.Command
+	switch cmd {
+	case "ADD", "DEL", "CHECK", "GC", "STATUS":
+	default:
+		cmd = "other" // no label per made-up command
+	}
+	d.metrics.CNI.WithLabelValues(cmd, result).Observe(time.Since(start).Seconds())
 	if err != nil {
 		d.log.Warn("cni failed", "command", req.Command, "container", req.ContainerID, "code", err.Code, "msg", err.Msg, "details", err.Details, "took", time.Since(start))
 	}

@@ -57,6 +57,7 @@ func (d *Daemon) XRay(ctx context.Context) api.XRay {
 	check("flows match desired", d.checkFlows(ctx, flows.WithRound(desired.All(), uint16(d.round.Load()))), fmt.Sprintf("%d flows as desired", len(installed)))
 	check("addresses match pods", d.checkAddresses(atts), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
 	check("veths and MTU", d.checkVeths(atts), fmt.Sprintf("every pod veth present, MTU %d", d.mtu.Load()))
+	check("MAC tables and UDP drops", d.checkCounters(ctx), fmt.Sprintf("no MAC table %.0f%% full, nothing evicted or dropped since the monitor's last look", d.cfg.MACTableAlert))
 	return x
 }
 
@@ -173,5 +174,17 @@ func (d *Daemon) checkVeths(atts map[string]*attachment) []string {
 		p = append(p, fmt.Sprintf("stray veth %s (no pod)", name))
 	}
 	sort.Strings(p)
+	return p
+}
+
+func (d *Daemon) checkCounters(ctx context.Context) []string {
+	c, err := d.Counters(ctx)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var p []string
+	for _, a := range c.Alerts {
+		p = append(p, a.Kind+": "+a.Message)
+	}
 	return p
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sort"
 
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -94,17 +95,27 @@ func (db *DB) BridgeExternalIDs(ctx context.Context, name string) (map[string]st
 
 // SetBridgeExternalID sets one external_ids key of the bridge.
 func (db *DB) SetBridgeExternalID(ctx context.Context, name, key, value string) error {
+	return db.setBridgeKey(ctx, name, "external_ids", func(b *bridge) *map[string]string { return &b.ExternalIDs }, key, value)
+}
+
+// SetBridgeOtherConfig sets one other_config key of the bridge (e.g.
+// mac-table-size on a learning bridge).
+func (db *DB) SetBridgeOtherConfig(ctx context.Context, name, key, value string) error {
+	return db.setBridgeKey(ctx, name, "other_config", func(b *bridge) *map[string]string { return &b.OtherConfig }, key, value)
+}
+
+func (db *DB) setBridgeKey(ctx context.Context, name, column string, field func(*bridge) *map[string]string, key, value string) error {
 	b := &bridge{Name: name}
 	if err := db.c.Get(ctx, b); err != nil {
 		return fmt.Errorf("bridge %s: %w", name, ErrNotFound)
 	}
 	ops, err := db.c.Where(b).Mutate(b,
-		model.Mutation{Field: &b.ExternalIDs, Mutator: ovsdb.MutateOperationDelete, Value: []string{key}},
-		model.Mutation{Field: &b.ExternalIDs, Mutator: ovsdb.MutateOperationInsert, Value: map[string]string{key: value}})
+		model.Mutation{Field: field(b), Mutator: ovsdb.MutateOperationDelete, Value: []string{key}},
+		model.Mutation{Field: field(b), Mutator: ovsdb.MutateOperationInsert, Value: map[string]string{key: value}})
 	if err != nil {
 		return err
 	}
-	return db.transact(ctx, "set external_ids:"+key+" on "+name, ops...)
+	return db.transact(ctx, "set "+column+":"+key+" on "+name, ops...)
 }
 
 // BridgeInfo is what the cache knows of a bridge.
@@ -122,11 +133,29 @@ func (db *DB) Bridge(ctx context.Context, name string) (BridgeInfo, error) {
 	if err := db.c.Get(ctx, b); err != nil {
 		return BridgeInfo{}, fmt.Errorf("bridge %s: %w", name, ErrNotFound)
 	}
+	return infoOf(b), nil
+}
+
+func infoOf(b *bridge) BridgeInfo {
 	info := BridgeInfo{Name: b.Name, DatapathType: b.DatapathType, Protocols: slices.Clone(b.Protocols), OtherConfig: maps.Clone(b.OtherConfig)}
 	if b.FailMode != nil {
 		info.FailMode = *b.FailMode
 	}
-	return info, nil
+	return info
+}
+
+// Bridges lists every bridge of the switch.
+func (db *DB) Bridges(ctx context.Context) ([]BridgeInfo, error) {
+	var bs []bridge
+	if err := db.c.List(ctx, &bs); err != nil {
+		return nil, err
+	}
+	out := make([]BridgeInfo, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, infoOf(&b))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
 }
 
 func (db *DB) root() (*ovsRoot, error) {

@@ -31,15 +31,26 @@ type Trace struct {
 // Trace runs ofproto/trace for a packet described in ovs-ofctl flow syntax
 // ("in_port=10,tcp,nw_src=...") through the bridge's pipeline.
 func (o *OpenFlow) Trace(ctx context.Context, bridge, packet string) (Trace, error) {
+	out, err := o.appctl(ctx, "ofproto/trace", bridge, packet)
+	if err != nil {
+		return Trace{}, fmt.Errorf("trace %s: %w", packet, err)
+	}
+	return ParseTrace(out)
+}
+
+// FDBStats is `fdb/stats-show BRIDGE`: the bridge's MAC-table statistics.
+func (o *OpenFlow) FDBStats(ctx context.Context, bridge string) (string, error) {
+	return o.appctl(ctx, "fdb/stats-show", bridge)
+}
+
+// appctl runs an ovs-appctl command against ovs-vswitchd.
+func (o *OpenFlow) appctl(ctx context.Context, args ...string) (string, error) {
 	ex := o.Exec
 	if ex == nil {
 		ex = RunCommand
 	}
-	out, err := ex(ctx, nil, "ovs-appctl", "-t", o.vswitchdCtl(), "ofproto/trace", bridge, packet)
-	if err != nil {
-		return Trace{}, fmt.Errorf("trace %s: %w", packet, err)
-	}
-	return ParseTrace(string(out))
+	out, err := ex(ctx, nil, "ovs-appctl", append([]string{"-t", o.vswitchdCtl()}, args...)...)
+	return string(out), err
 }
 
 // vswitchdCtl is ovs-vswitchd's control socket in RunDir: the name given

@@ -51,6 +51,13 @@ func run(config string, log *slog.Logger) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Socket, err)
 	}
 	go d.Run(ctx)
+	if cfg.MetricsAddress != "" {
+		go func() {
+			if err := d.ServeMetrics(ctx, cfg.MetricsAddress); err != nil {
+				log.Error("metrics server failed", "address", cfg.MetricsAddress, "err", err)
+			}
+		}()
+	}
 	log.Info("serving", "socket", cfg.Socket, "node", cfg.Node)
 	return d.Serve(ctx, l)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/containernetworking/plugins/pkg/testutils"
+	"github.com/vishvananda/netlink"
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/daemon"
@@ -72,6 +73,16 @@ func (tb *Testbed) StartNode(ctx context.Context, name string, cfg daemon.Config
 // newNode makes the node's netns and starts its OVS.
 func (tb *Testbed) newNode(ctx context.Context, name string) (*Node, error) {
 	netns, err := tb.NewNetNS()
+	if err != nil {
+		return nil, err
+	}
+	err = netns.Do(func(ns.NetNS) error { // loopback up: caned's /metrics may listen there
+		lo, err := netlink.LinkByName("lo")
+		if err != nil {
+			return err
+		}
+		return netlink.LinkSetUp(lo)
+	})
 	if err != nil {
 		return nil, err
 	}
