@@ -322,18 +322,24 @@ func TestStatusNotReady(t *testing.T) {
 	}
 }
 
-// TestOVSDBRestart: ovsdb-server goes away and comes back; caned reports
-// not ready meanwhile, then reconnects, resyncs, and the pod is intact.
-func TestOVSDBRestart(t *testing.T) {
+// running is a node with one pod, its Run loop started and past its first
+// resync; it returns the pod, the flow count and the round then.
+func running(t *testing.T) (*node, ns.NetNS, int, uint16) {
 	n := newNode(t)
 	pod := n.addPod("c1", "prod")
 	flowsBefore := n.flowCount("")
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	round0 := n.d.Status().Round
 	go n.d.Run(ctx)
 	waitFor(t, "Run's first resync", func() bool { s := n.d.Status(); return s.Ready && s.Round > round0 })
-	round := n.d.Status().Round
+	return n, pod, flowsBefore, n.d.Status().Round
+}
+
+// TestOVSDBRestart: ovsdb-server goes away and comes back; caned reports
+// not ready meanwhile, then reconnects, resyncs, and the pod is intact.
+func TestOVSDBRestart(t *testing.T) {
+	n, pod, flowsBefore, round := running(t)
 	if err := n.ovs.StopDB(); err != nil {
 		t.Fatal(err)
 	}
@@ -409,15 +415,7 @@ func must[T any](v T, err error) T {
 // TestVswitchdRestart: ovs-vswitchd restarts (ovsdb-server stays), taking
 // every flow with it; caned notices, replays them, and the pod is intact.
 func TestVswitchdRestart(t *testing.T) {
-	n := newNode(t)
-	pod := n.addPod("c1", "prod")
-	flowsBefore := n.flowCount("")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	round0 := n.d.Status().Round
-	go n.d.Run(ctx)
-	waitFor(t, "Run's first resync", func() bool { s := n.d.Status(); return s.Ready && s.Round > round0 })
-	round := n.d.Status().Round
+	n, pod, flowsBefore, round := running(t)
 	if err := n.ovs.StopSwitch(); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -56,6 +57,7 @@ func (d *Daemon) XRay(ctx context.Context) api.XRay {
 	check("ports match pods", checkPodPorts(ports, atts, d.cfg.Bridge), fmt.Sprintf("%d pod ports, each with its pod", len(atts)))
 	check("flows match desired", d.checkFlows(ctx, flows.WithRound(desired.All(), uint16(d.round.Load()))), fmt.Sprintf("%d flows as desired", len(installed)))
 	check("addresses match pods", d.checkAddresses(atts), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
+	check("blocks match the cluster", d.checkBlocks(), fmt.Sprintf("%d blocks, each a Block object of this node", len(d.ipam.Blocks())))
 	check("veths and MTU", d.checkVeths(atts), fmt.Sprintf("every pod veth present, MTU %d", d.mtu.Load()))
 	check("MAC tables and UDP drops", d.checkCounters(ctx), fmt.Sprintf("no MAC table %.0f%% full, nothing evicted or dropped since the monitor's last look", d.cfg.MACTableAlert))
 	return x
@@ -186,5 +188,32 @@ func (d *Daemon) checkCounters(ctx context.Context) []string {
 	for _, a := range c.Alerts {
 		p = append(p, a.Kind+": "+a.Message)
 	}
+	return p
+}
+
+// checkBlocks compares the blocks IPAM holds with the cluster's Block
+// objects naming this node (Kubernetes mode; a local store is its own
+// truth).
+func (d *Daemon) checkBlocks() []string {
+	if d.watcher == nil {
+		return nil
+	}
+	cluster := map[netip.Prefix]string{}
+	for _, b := range d.watcher.View().Blocks {
+		if b.Node == d.cfg.Node {
+			cluster[b.CIDR] = b.Pool
+		}
+	}
+	var p []string
+	for _, b := range d.ipam.Blocks() {
+		pool, ok := cluster[b.CIDR]
+		p = append(p, problem(!ok, "block %s (%s) held here has no Block object of node %s", b.CIDR, b.Pool, d.cfg.Node)...)
+		p = append(p, problem(ok && pool != b.Pool, "block %s: pool %s here, %s in the cluster", b.CIDR, b.Pool, pool)...)
+		delete(cluster, b.CIDR)
+	}
+	for cidr, pool := range cluster {
+		p = append(p, fmt.Sprintf("Block object %s (%s) names node %s, which does not hold it", cidr, pool, d.cfg.Node))
+	}
+	sort.Strings(p)
 	return p
 }

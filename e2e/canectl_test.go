@@ -94,18 +94,9 @@ func wantXRay(t *testing.T, node *testbed.Node, check, detail string) {
 // catches each injected fault and passes again once it is repaired.
 func TestCanectl(t *testing.T) {
 	tb, c, node := startNode(t)
-	prodA, err := tb.AddPod(c, node, "shop/prod-a", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prodB, err := tb.AddPod(c, node, "shop/prod-b", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	testA, err := tb.AddPod(c, node, "qa/test-a", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	prodA := mustAddPod(t, tb, c, node, "shop/prod-a", "prod")
+	prodB := mustAddPod(t, tb, c, node, "shop/prod-b", "prod")
+	testA := mustAddPod(t, tb, c, node, "qa/test-a", "test")
 
 	t.Run("status pods pools blocks", func(t *testing.T) {
 		var st api.Status

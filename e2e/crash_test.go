@@ -33,10 +33,7 @@ func TestCrashConsistency(t *testing.T) {
 			t.Fatalf("caned did not crash at %s: %v", step, err)
 		}
 	}
-	keep, err := tb.AddPod(c, node, "shop/keep", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	keep := mustAddPod(t, tb, c, node, "shop/keep", "prod")
 	port := 7900
 	for _, step := range daemon.AddCrashPoints {
 		for _, then := range []string{"ADD retried", "DEL"} {
@@ -69,10 +66,7 @@ func TestCrashConsistency(t *testing.T) {
 	for _, step := range daemon.DelCrashPoints {
 		t.Run(step+", then DEL retried", func(t *testing.T) {
 			restart(t)
-			p, err := tb.AddPod(c, node, "shop/crash", "prod")
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := mustAddPod(t, tb, c, node, "shop/crash", "prod")
 			restart(t, "CANE_CRASH_AT="+step)
 			crashed(t, step, tb.Del(c, p))
 			restart(t)
@@ -87,10 +81,7 @@ func TestCrashConsistency(t *testing.T) {
 	if err := tb.Check(c, keep); err != nil {
 		t.Errorf("bystander CHECK: %v", err)
 	}
-	other, err := tb.AddPod(c, node, "shop/other", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	other := mustAddPod(t, tb, c, node, "shop/other", "prod")
 	expect(t, true, port, [2]*testbed.Pod{other, keep})
 	assertOnly(t, c, node, keep, other)
 }

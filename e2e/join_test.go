@@ -28,14 +28,8 @@ func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool)
 // (no reinstall, no new round), and the running stream loses nothing.
 func TestNodeJoinLeave(t *testing.T) {
 	tb, c, cp, nodes := startCluster(t, 2)
-	prod1, err := tb.AddPod(c, nodes[0], "shop/prod1", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod2, err := tb.AddPod(c, nodes[1], "shop/prod2", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod1 := mustAddPod(t, tb, c, nodes[0], "shop/prod1", "prod")
+	prod2 := mustAddPod(t, tb, c, nodes[1], "shop/prod2", "prod")
 	expect(t, true, 7500, [2]*testbed.Pod{prod1, prod2})
 	stream, err := testbed.StartStream(prod1.NS, prod2.NS, prod2.IP, 7600, 5*time.Millisecond)
 	if err != nil {
@@ -61,10 +55,7 @@ func TestNodeJoinLeave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prod3, err := tb.AddPod(c, node3, "shop/prod3", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod3 := mustAddPod(t, tb, c, node3, "shop/prod3", "prod")
 	// The pod MTU leaves room for VXLAN: the fabric is 1500.
 	if mtu := prod3.Result.Interfaces[1].Mtu; mtu != 1450 {
 		t.Errorf("pod MTU %d, want 1500 - 50 = 1450", mtu)

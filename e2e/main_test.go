@@ -96,3 +96,13 @@ func k8sDir(t *testing.T) string {
 	}
 	return strings.TrimSpace(string(out))
 }
+
+// mustAddPod adds a pod or ends the test.
+func mustAddPod(t *testing.T, tb *testbed.Testbed, c context.Context, node *testbed.Node, name, pool string) *testbed.Pod {
+	t.Helper()
+	p, err := tb.AddPod(c, node, name, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -84,14 +84,7 @@ func TestMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pod := func(name, pool string) *testbed.Pod {
-		p, err := tb.AddPod(c, node, name, pool)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	prodA, prodB, testA := pod("shop/prod-a", "prod"), pod("shop/prod-b", "prod"), pod("qa/test-a", "test")
+	prodA, prodB, testA := mustAddPod(t, tb, c, node, "shop/prod-a", "prod"), mustAddPod(t, tb, c, node, "shop/prod-b", "prod"), mustAddPod(t, tb, c, node, "qa/test-a", "test")
 
 	t.Run("a flooded learning bridge alerts while pod traffic flows", func(t *testing.T) {
 		db, err := ovs.Connect(c, node.OVS.DBEndpoint())

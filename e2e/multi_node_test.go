@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/cluster/kube"
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
 	"github.com/containernetworking/cni/pkg/types"
@@ -53,16 +54,9 @@ func startCluster(t *testing.T, n int) (*testbed.Testbed, context.Context, *test
 // not; forged tunnel packets are dropped.
 func TestMultiNode(t *testing.T) {
 	tb, c, _, nodes := startCluster(t, 3)
-	pod := func(node *testbed.Node, name, pool string) *testbed.Pod {
-		p, err := tb.AddPod(c, node, name, pool)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	prod1, prod2, prod3 := pod(nodes[0], "shop/prod1", "prod"), pod(nodes[1], "shop/prod2", "prod"), pod(nodes[2], "shop/prod3", "prod")
-	test1, test2 := pod(nodes[0], "qa/test1", "test"), pod(nodes[1], "qa/test2", "test")
-	legacy1, legacy3 := pod(nodes[0], "old/legacy1", "legacy"), pod(nodes[2], "old/legacy3", "legacy")
+	prod1, prod2, prod3 := mustAddPod(t, tb, c, nodes[0], "shop/prod1", "prod"), mustAddPod(t, tb, c, nodes[1], "shop/prod2", "prod"), mustAddPod(t, tb, c, nodes[2], "shop/prod3", "prod")
+	test1, test2 := mustAddPod(t, tb, c, nodes[0], "qa/test1", "test"), mustAddPod(t, tb, c, nodes[1], "qa/test2", "test")
+	legacy1, legacy3 := mustAddPod(t, tb, c, nodes[0], "old/legacy1", "legacy"), mustAddPod(t, tb, c, nodes[2], "old/legacy3", "legacy")
 
 	t.Run("nodes hold different blocks", func(t *testing.T) {
 		seen := map[string]string{}
@@ -254,10 +248,7 @@ spec: {nodeName: node1, containers: [{name: app, image: pause}]}
 // their names, and production keeps its pool.
 func TestConflictingPoolEdits(t *testing.T) {
 	tb, c, cp, nodes := startCluster(t, 1)
-	before, err := tb.AddPod(c, nodes[0], "shop/before", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := mustAddPod(t, tb, c, nodes[0], "shop/before", "prod")
 	// Creation times have whole seconds, and a tie goes by name: let the
 	// rogue objects be at least a second younger than the cluster's.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(1100 * time.Millisecond)))
@@ -298,14 +289,22 @@ spec: {domain: test, cidr: 198.19.0.128/25, gateway: 198.19.0.129}
 	if _, err := tb.AddPod(c, nodes[0], "qa/overlap", "aaa-overlap"); !errors.As(err, &cerr) || cerr.Code != api.CodeUnknownPool {
 		t.Errorf("ADD in the ignored pool: %v, want code %d", err, api.CodeUnknownPool)
 	}
-	after, err := tb.AddPod(c, nodes[0], "shop/after", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	after := mustAddPod(t, tb, c, nodes[0], "shop/after", "prod")
 	if !netip.MustParsePrefix("198.19.0.0/24").Contains(after.IP) {
 		t.Errorf("prod pod got %s after the edits", after.IP)
 	}
 	expect(t, true, 7700, [2]*testbed.Pod{before, after}, [2]*testbed.Pod{after, before})
+
+	// xray compares the node's blocks with the cluster's Block objects.
+	wantXRay(t, nodes[0], "", "")
+	name := kube.BlockName("prod", netip.PrefixFrom(before.IP, 28).Masked())
+	if out, err := cp.Kubectl(c, "delete", "blocks.cane.io", name); err != nil {
+		t.Fatalf("delete block %s: %v %s", name, err, out)
+	}
+	waitUntil(t, 10*time.Second, "xray notices the missing Block object", func() bool {
+		x, _ := xray(t, nodes[0])
+		return strings.Contains(failed(x)["blocks match the cluster"], "has no Block object")
+	})
 }
 
 // bigUDP sends one datagram of size random bytes from one pod to another

@@ -133,15 +133,9 @@ func TestStatusAndGC(t *testing.T) {
 	if err := tb.CNI().GetStatusNetworkList(c, list); err != nil {
 		t.Fatalf("STATUS: %v", err)
 	}
-	keep, err := tb.AddPod(c, node, "shop/keep", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone, err := tb.AddPod(c, node, "shop/gone", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = tb.CNI().GCNetworkList(c, list, &libcni.GCArgs{ValidAttachments: []types.GCAttachment{{ContainerID: keep.ContainerID, IfName: "eth0"}}})
+	keep := mustAddPod(t, tb, c, node, "shop/keep", "prod")
+	gone := mustAddPod(t, tb, c, node, "shop/gone", "prod")
+	err := tb.CNI().GCNetworkList(c, list, &libcni.GCArgs{ValidAttachments: []types.GCAttachment{{ContainerID: keep.ContainerID, IfName: "eth0"}}})
 	if err != nil {
 		t.Fatalf("GC: %v", err)
 	}

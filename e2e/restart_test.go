@@ -13,14 +13,8 @@ import (
 // caned ends by replaying the flows, and its length is measured.
 func TestRestarts(t *testing.T) {
 	tb, c, _, nodes := startCluster(t, 2)
-	prod1, err := tb.AddPod(c, nodes[0], "shop/prod1", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod2, err := tb.AddPod(c, nodes[1], "shop/prod2", "prod")
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod1 := mustAddPod(t, tb, c, nodes[0], "shop/prod1", "prod")
+	prod2 := mustAddPod(t, tb, c, nodes[1], "shop/prod2", "prod")
 	expect(t, true, 7800, [2]*testbed.Pod{prod1, prod2}, [2]*testbed.Pod{prod2, prod1})
 	round := func(n *testbed.Node) uint16 {
 		var s api.Status
