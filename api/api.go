@@ -28,6 +28,8 @@ const (
 	CodeUnknownPool        = 101 // the pool named by the request is not configured
 	CodeReservationBusy    = 102 // the workload's reserved address is still held
 	CodeOVS                = 103 // Open vSwitch refused or failed an operation
+	CodeNotLent            = 104 // the pool's domain may not run here: no active loan lends this node to it (the message names an ended or future loan)
+	CodeLoanFull           = 105 // the loan that lends this node allows no more of the domain's pods here
 )
 
 // CNIRequest is one CNI invocation, forwarded verbatim by cane.

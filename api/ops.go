@@ -1,6 +1,9 @@
 package api
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // The on-call endpoints (canectl):
 //
@@ -94,4 +97,27 @@ type Leak struct {
 	Pod         string     `json:"pod,omitempty"`
 	IP          netip.Addr `json:"ip"`
 	Why         string     `json:"why"`
+}
+
+// Loan is a loan and what it means on this node (GET /v1/loans); the same
+// fields, without the node's, create one (POST /v1/loans).
+type Loan struct {
+	Name         string            `json:"name"`
+	Borrower     string            `json:"borrower"`
+	Lenders      []string          `json:"lenders,omitempty"`
+	Nodes        []string          `json:"nodes,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	PodsPerNode  int               `json:"podsPerNode,omitempty"`
+	Percent      int               `json:"percent,omitempty"`
+	Start        time.Time         `json:"start"`
+	End          time.Time         `json:"end"`
+	Phase        string            `json:"phase,omitempty"`
+	LendsHere    bool              `json:"lendsHere"`
+	Limit        int               `json:"limit"`          // borrower pods allowed on this node
+	Pods         []string          `json:"pods,omitempty"` // borrower pods on this node
+}
+
+// LoanEnd moves a loan's end (POST /v1/loans/{name}/return).
+type LoanEnd struct {
+	At time.Time `json:"at"` // zero: now
 }

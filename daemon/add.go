@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
 	current "github.com/containernetworking/cni/pkg/types/100"
@@ -90,15 +91,23 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	if pool == "" {
 		return nil, types.NewError(types.ErrInvalidNetworkConfig, "no pool chosen", `set "pool" in the network config, CANE_POOL in CNI_ARGS, the pod's cane.io/pool annotation or its namespace's cane.io/domain label`)
 	}
-	if v := d.view.Load(); !v.Usable[pool] && v.vni(poolDomain(v, pool)) != 0 {
-		return nil, types.NewError(api.CodeUnknownPool, fmt.Sprintf("pool %q is not available on node %s", pool, d.cfg.Node), "the pool's nodeSelector does not match this node's labels")
-	}
 	h := ipam.Handle(req.ContainerID, req.IfName)
 	d.mu.Lock()
 	existing := d.attachments[h]
 	d.mu.Unlock()
 	if existing != nil {
 		return d.result(nc, existing)
+	}
+	loan := ""
+	if v := d.view.Load(); !v.Usable[pool] && v.vni(poolDomain(v, pool)) != 0 {
+		// Not this node's pool: only a loan lets its domain borrow the node.
+		d.loanMu.Lock() // admission and the attachment it admits, one at a time
+		defer d.loanMu.Unlock()
+		l, err := ipam.Admit(v.Loans, poolDomain(v, pool), d.cfg.Node, v.Labels, v.MaxPods, d.borrowed(), time.Now())
+		if err != nil {
+			return nil, loanError(pool, d.cfg.Node, err)
+		}
+		loan = l.Name
 	}
 
 	var undo []func()
@@ -141,6 +150,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		ExternalIDs: map[string]string{
 			idContainer: req.ContainerID, idIfName: req.IfName, idNetns: req.Netns, idNetwork: nc.Name,
 			idPodNS: args.PodNamespace, idPodName: args.PodName, idPool: alloc.Pool, idDomain: alloc.Domain, idIP: alloc.IP.String(),
+			idLoan: loan,
 		},
 	})
 	if err != nil {
@@ -156,7 +166,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	undo = append(undo, func() { _ = db.DeletePort(bg, d.cfg.Bridge, link.HostIfName); d.freeOFPort(ofport) })
 	crashPoint("add:port")
 
-	att := &attachment{alloc: alloc, port: link.HostIfName, ofport: ofport, mac: pc.MAC, netns: req.Netns, network: nc.Name}
+	att := &attachment{alloc: alloc, port: link.HostIfName, ofport: ofport, mac: pc.MAC, netns: req.Netns, network: nc.Name, loan: loan}
 	var b ovs.Bundle
 	b.Add(flows.WithRound(flows.PodFlows(d.flowPod(att)), uint16(d.round.Load()))...)
 	if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
@@ -167,7 +177,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	d.attachments[h] = att
 	d.mu.Unlock()
 	undo = nil
-	d.log.Info("added", "container", req.ContainerID, "ifname", req.IfName, "pod", args.PodNamespace+"/"+args.PodName, "ip", alloc.IP, "domain", alloc.Domain, "ofport", ofport)
+	d.log.Info("added", "container", req.ContainerID, "ifname", req.IfName, "pod", args.PodNamespace+"/"+args.PodName, "ip", alloc.IP, "domain", alloc.Domain, "ofport", ofport, "loan", loan)
 	return d.result(nc, att)
 }
 

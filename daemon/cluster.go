@@ -43,6 +43,7 @@ func (d *Daemon) syncLoop(ctx context.Context) {
 		if !d.ready.Load() {
 			continue // the next reconcile installs everything
 		}
+		d.tendLoans(ctx)
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := d.syncFlows(sctx); err != nil {
 			d.log.Error("apply cluster change", "err", err)

@@ -37,6 +37,7 @@ const (
 	idPool      = "cane.io/pool"
 	idDomain    = "cane.io/domain"
 	idIP        = "cane.io/ip"
+	idLoan      = "cane.io/loan"  // the loan a borrower pod runs under on a lent node
 	idRound     = "cane.io/round" // on the bridge: the flow round of the last caned run
 )
 
@@ -51,6 +52,7 @@ type attachment struct {
 	mac     net.HardwareAddr
 	netns   string
 	network string
+	loan    string // set for a borrower pod on a lent node
 }
 
 // Daemon is one node's caned.
@@ -85,6 +87,9 @@ type Daemon struct {
 	attachments map[string]*attachment // by ipam handle
 	ofports     map[int]bool
 
+	loanMu     sync.Mutex        // borrower admission
+	tendMu     sync.Mutex        // one tendLoans at a time
+	reported   map[string]string // loan -> last status line written, to write only changes
 	metrics    *monitor.Metrics
 	monMu      sync.Mutex
 	lastLook   *monitor.Snapshot // the monitor's last look, nil before the first
@@ -273,7 +278,7 @@ func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
 			d.log.Warn("allocation without OVS port; left for GC", "ip", a.IP, "container", a.ContainerID)
 			continue
 		}
-		d.attachments[a.Handle()] = &attachment{alloc: a, port: p.Name, ofport: p.OFPort, mac: podnet.MACFor(a.IP), netns: p.ExternalIDs[idNetns], network: p.ExternalIDs[idNetwork]}
+		d.attachments[a.Handle()] = &attachment{alloc: a, port: p.Name, ofport: p.OFPort, mac: podnet.MACFor(a.IP), netns: p.ExternalIDs[idNetns], network: p.ExternalIDs[idNetwork], loan: p.ExternalIDs[idLoan]}
 		delete(byHandle, a.Handle())
 	}
 	for h, p := range byHandle {

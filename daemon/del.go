@@ -25,8 +25,14 @@ func (d *Daemon) del(ctx context.Context, req api.CNIRequest) *types.Error {
 		return e
 	}
 	defer unlock()
+	d.mu.Lock()
+	a := d.attachments[ipam.Handle(req.ContainerID, req.IfName)]
+	d.mu.Unlock()
 	if err := d.detach(ctx, db, req.ContainerID, req.IfName, req.Netns); err != nil {
 		return cniError("delete attachment", err)
+	}
+	if a != nil && a.loan != "" {
+		go d.tendLoans(context.WithoutCancel(ctx)) // its block may go back now
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/containernetworking/cni/pkg/types"
 
@@ -28,6 +29,15 @@ func cniError(msg string, err error) *types.Error {
 		code = types.ErrInternal
 	}
 	return types.NewError(code, msg, err.Error())
+}
+
+// loanError is the CNI error for a borrower pod a lent node refuses.
+func loanError(pool, node string, err error) *types.Error {
+	code := uint(api.CodeNotLent)
+	if errors.Is(err, ipam.ErrLoanFull) {
+		code = api.CodeLoanFull
+	}
+	return types.NewError(code, fmt.Sprintf("pool %q is not available on node %s", pool, node), err.Error())
 }
 
 // errOVS marks failures of Open vSwitch operations.

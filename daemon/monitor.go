@@ -114,6 +114,7 @@ func (d *Daemon) watch(ctx context.Context) {
 		if !d.ready.Load() {
 			continue
 		}
+		d.tendLoans(ctx)
 		s, err := d.Snapshot(ctx)
 		if err != nil {
 			d.log.Warn("monitor: cannot read counters", "err", err)
@@ -155,6 +156,11 @@ func (d *Daemon) report() monitor.Report {
 			held += 1 << (32 - b.Bits())
 		}
 		r.Pools = append(r.Pools, monitor.PoolUsage{Pool: p.Name, Domain: p.Domain, Allocated: p.Allocated, Held: held})
+	}
+	for _, l := range d.Loans() {
+		if l.LendsHere {
+			r.Loans = append(r.Loans, monitor.LoanUsage{Loan: l.Name, Phase: l.Phase, Pods: len(l.Pods)})
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

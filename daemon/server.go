@@ -63,6 +63,26 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	mux.HandleFunc("GET /v1/counters", func(w http.ResponseWriter, r *http.Request) {
 		answer[monitor.Counters](w)(d.Counters(r.Context()))
 	})
+	mux.HandleFunc("GET /v1/loans", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Loans()) })
+	mux.HandleFunc("POST /v1/loans", func(w http.ResponseWriter, r *http.Request) {
+		var l api.Loan
+		if err := decodeStrict(r.Body, &l); err != nil {
+			http.Error(w, "malformed loan: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		answer[api.Loan](w)(l, d.Borrow(r.Context(), l))
+	})
+	mux.HandleFunc("POST /v1/loans/{name}/return", func(w http.ResponseWriter, r *http.Request) {
+		var e api.LoanEnd
+		if err := decodeStrict(r.Body, &e); err != nil {
+			http.Error(w, "malformed request: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if e.At.IsZero() {
+			e.At = time.Now()
+		}
+		answer[api.LoanEnd](w)(e, d.Return(r.Context(), r.PathValue("name"), e.At))
+	})
 	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
 		answer[api.GCReport](w)(d.CollectLeaks(r.Context(), r.URL.Query().Get("dryRun") == "true"))
 	})

@@ -18,6 +18,9 @@ type view struct {
 	Usable  map[string]bool // pools this node may allocate from (node selector)
 	Remotes []flows.RemoteNode
 	VTEP    netip.Addr // this node's underlay address, if known
+	Labels  map[string]string
+	MaxPods int
+	Loans   []ipam.Loan
 }
 
 // staticView is the view of a config file.
@@ -48,8 +51,22 @@ func kubeView(kv kube.View, self string) (*view, []string) {
 	var selfLabels map[string]string
 	for _, n := range kv.Nodes {
 		if n.Name == self {
-			selfLabels, v.VTEP = n.Labels, n.VTEP
+			selfLabels, v.VTEP, v.MaxPods = n.Labels, n.VTEP, n.MaxPods
 		}
+	}
+	v.Labels = selfLabels
+	for _, l := range kv.Loans {
+		il := ipam.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
+			PodsPerNode: l.PodsPerNode, Percent: l.Percent, Start: l.Start, End: l.End}
+		err := il.Validate()
+		if err == nil && !names[l.Borrower] {
+			err = fmt.Errorf("unknown borrower domain %q", l.Borrower)
+		}
+		if err != nil {
+			warn = append(warn, fmt.Sprintf("loan %s: %v", l.Name, err))
+			continue
+		}
+		v.Loans = append(v.Loans, il)
 	}
 	var accepted []ipam.Pool
 	for _, p := range kv.Pools {
@@ -73,6 +90,12 @@ func kubeView(kv kube.View, self string) (*view, []string) {
 		if n.Name == self {
 			continue
 		}
+		if p, ok := inPool(accepted, n.VTEP); ok {
+			// A pod address (borrowed or not) is never a tunnel endpoint:
+			// a pod could otherwise forge that node's tunnel traffic.
+			warn = append(warn, fmt.Sprintf("node %s: tunnel endpoint %s is inside pool %s; node ignored", n.Name, n.VTEP, p))
+			continue
+		}
 		if !n.VTEP.Is4() {
 			if len(blocks[n.Name]) > 0 {
 				warn = append(warn, fmt.Sprintf("node %s holds blocks but has no underlay address (InternalIP or %s annotation)", n.Name, kube.AnnotationVTEP))
@@ -82,6 +105,16 @@ func kubeView(kv kube.View, self string) (*view, []string) {
 		v.Remotes = append(v.Remotes, flows.RemoteNode{Name: n.Name, VTEP: n.VTEP, Blocks: blocks[n.Name]})
 	}
 	return v, warn
+}
+
+// inPool names the pool containing ip, if any.
+func inPool(pools []ipam.Pool, ip netip.Addr) (string, bool) {
+	for _, p := range pools {
+		if p.CIDR.Contains(ip) {
+			return p.Name, true
+		}
+	}
+	return "", false
 }
 
 // selects reports whether a node selector matches labels (empty: all nodes).
@@ -103,13 +136,12 @@ func (v *view) vni(domain string) uint32 {
 	return 0
 }
 
-// ipamPools are the pools this node allocates from.
+// ipamPools are every pool: this node allocates from those it may use
+// (Usable) and, under a loan, from a borrower's; add() decides which.
 func (v *view) ipamPools() []ipam.Pool {
 	var out []ipam.Pool
 	for _, p := range v.Pools {
-		if v.Usable[p.Name] {
-			out = append(out, ipam.Pool{Name: p.Name, Domain: p.Domain, CIDR: p.CIDR, Gateway: p.Gateway, BlockBits: p.BlockSize})
-		}
+		out = append(out, ipam.Pool{Name: p.Name, Domain: p.Domain, CIDR: p.CIDR, Gateway: p.Gateway, BlockBits: p.BlockSize})
 	}
 	return out
 }

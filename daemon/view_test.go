@@ -63,3 +63,24 @@ func TestKubeViewConflicts(t *testing.T) {
 		})
 	}
 }
+
+// TestKubeViewVTEPInPool: a node whose tunnel endpoint is a pod address
+// (borrowed or not) is ignored: a pod could forge its tunnel traffic.
+func TestKubeViewVTEPInPool(t *testing.T) {
+	p := netip.MustParsePrefix("198.19.0.0/24")
+	kv := kube.View{
+		Domains: []kube.Domain{{Name: "production", VNI: 100}},
+		Pools:   []kube.Pool{{Name: "prod", Domain: "production", CIDR: p, Gateway: netip.MustParseAddr("198.19.0.1"), BlockSize: 28}},
+		Nodes: []kube.Node{
+			{Name: "n1"}, {Name: "good", VTEP: netip.MustParseAddr("198.18.0.2")}, {Name: "evil", VTEP: netip.MustParseAddr("198.19.0.77")},
+		},
+		Blocks: []kube.Block{{Pool: "prod", CIDR: netip.MustParsePrefix("198.19.0.64/28"), Node: "evil"}},
+	}
+	v, warn := kubeView(kv, "n1")
+	if len(v.Remotes) != 1 || v.Remotes[0].Name != "good" {
+		t.Errorf("remotes %+v, want only good", v.Remotes)
+	}
+	if len(warn) != 1 || !strings.Contains(warn[0], "node evil: tunnel endpoint 198.19.0.77 is inside pool prod") {
+		t.Errorf("warnings %q", warn)
+	}
+}

@@ -284,12 +284,16 @@ func (m *IPAM) Blocks() []Block {
 
 // ReleaseEmptyBlocks gives back every block of this node with no live
 // allocation and no reserved address in it, and returns them.
-func (m *IPAM) ReleaseEmptyBlocks() ([]Block, error) {
+func (m *IPAM) ReleaseEmptyBlocks() ([]Block, error) { return m.ReleaseEmptyBlocksOf(nil) }
+
+// ReleaseEmptyBlocksOf is ReleaseEmptyBlocks for the blocks of the named
+// pools only (nil: all), e.g. a borrower's blocks on a lent node.
+func (m *IPAM) ReleaseEmptyBlocksOf(pools []string) ([]Block, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var freed []Block
 	for cidr, b := range m.blocks {
-		if m.inUse(cidr) {
+		if m.inUse(cidr) || (pools != nil && !slices.Contains(pools, b.Pool)) {
 			continue
 		}
 		if err := m.store.ReleaseBlock(b); err != nil {

@@ -10,6 +10,14 @@ type Report struct {
 	Alerts   []Alert
 	Pools    []PoolUsage
 	Flows    map[string]int // installed flows per table name
+	Loans    []LoanUsage
+}
+
+// LoanUsage is one loan on a lent node: its phase and borrower pods; pods
+// of an Ended loan are to be drained.
+type LoanUsage struct {
+	Loan, Phase string
+	Pods        int
 }
 
 // PoolUsage is one pool's addresses on this node.
@@ -49,13 +57,14 @@ var (
 	descAlert       = prometheus.NewDesc("cane_alert", "1 for each condition that needs a person now.", []string{"kind", "subject"}, nil)
 	descPool        = prometheus.NewDesc("cane_pool_addresses", "A pool's addresses on this node: allocated to pods, or held in its blocks.", []string{"pool", "domain", "state"}, nil)
 	descFlows       = prometheus.NewDesc("cane_flows", "Installed OpenFlow flows per table.", []string{"table"}, nil)
+	descLoan        = prometheus.NewDesc("cane_loan_borrower_pods", "Borrower pods on this lent node, by loan and phase (Ended: to drain).", []string{"loan", "phase"}, nil)
 	descScrapeError = prometheus.NewDesc("cane_monitor_pod_errors", "Pods whose counters could not be read in this scrape.", nil, nil)
 )
 
 type collector struct{ report func() Report }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMACEntries, descMACMax, descMACEvicted, descUDP, descReasm, descPortDrops, descPipeline, descAlert, descPool, descFlows, descScrapeError} {
+	for _, d := range []*prometheus.Desc{descMACEntries, descMACMax, descMACEvicted, descUDP, descReasm, descPortDrops, descPipeline, descAlert, descPool, descFlows, descLoan, descScrapeError} {
 		ch <- d
 	}
 }
@@ -102,6 +111,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range r.Pools {
 		gauge(descPool, float64(p.Allocated), p.Pool, p.Domain, "allocated")
 		gauge(descPool, float64(p.Held), p.Pool, p.Domain, "held")
+	}
+	for _, l := range r.Loans {
+		gauge(descLoan, float64(l.Pods), l.Loan, l.Phase)
 	}
 	for table, n := range r.Flows {
 		gauge(descFlows, float64(n), table)

@@ -31,6 +31,7 @@ var (
 	DomainsResource = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "domains"}
 	PoolsResource   = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "pools"}
 	BlocksResource  = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "blocks"}
+	LoansResource   = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "loans"}
 )
 
 // Domain is a Domain object's content.
@@ -62,9 +63,33 @@ type Block struct {
 
 // Node is a cluster node as Cane needs it.
 type Node struct {
-	Name   string
-	VTEP   netip.Addr
-	Labels map[string]string
+	Name    string
+	VTEP    netip.Addr
+	Labels  map[string]string
+	MaxPods int // status.allocatable.pods (kubelet default 110)
+}
+
+// Loan is a Loan object's spec.
+type Loan struct {
+	Name         string
+	Borrower     string            `json:"borrower"`
+	Lenders      []string          `json:"lenders,omitempty"`
+	Nodes        []string          `json:"nodes,omitempty"`
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+	PodsPerNode  int               `json:"podsPerNode,omitempty"`
+	Percent      int               `json:"percent,omitempty"`
+	Start        time.Time         `json:"start"`
+	End          time.Time         `json:"end"`
+}
+
+// LoanReport is one lent node's line in a Loan's status.
+type LoanReport struct {
+	Phase    string    `json:"phase"`
+	Limit    int       `json:"limit"`
+	Pods     []string  `json:"pods"`
+	Draining bool      `json:"draining"`
+	Blocks   []string  `json:"blocks"`
+	Updated  time.Time `json:"updated"`
 }
 
 // View is a consistent snapshot of the cluster state Cane watches.
@@ -73,6 +98,7 @@ type View struct {
 	Pools   []Pool
 	Blocks  []Block
 	Nodes   []Node
+	Loans   []Loan
 	Errors  []string // objects that could not be read, by name
 }
 

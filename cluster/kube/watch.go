@@ -29,6 +29,7 @@ type Watcher struct {
 	domains cache.Store
 	pools   cache.Store
 	blocks  cache.Store
+	loans   cache.Store
 	nodes   cache.Store
 	changed chan struct{}
 }
@@ -52,6 +53,7 @@ func NewWatcher(cfg *rest.Config) (*Watcher, error) {
 	w.domains = w.watch(w.dyn.ForResource(DomainsResource).Informer())
 	w.pools = w.watch(w.dyn.ForResource(PoolsResource).Informer())
 	w.blocks = w.watch(w.dyn.ForResource(BlocksResource).Informer())
+	w.loans = w.watch(w.dyn.ForResource(LoansResource).Informer())
 	w.nodes = w.watch(w.core.Core().V1().Nodes().Informer())
 	return w, nil
 }
@@ -127,9 +129,24 @@ func (w *Watcher) View() View {
 		}
 		return err
 	})
+	each(w.loans, &v, func(name string, u *unstructured.Unstructured) error {
+		var o struct {
+			Spec Loan `json:"spec"`
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
+			return err
+		}
+		o.Spec.Name = name
+		v.Loans = append(v.Loans, o.Spec)
+		return nil
+	})
 	for _, obj := range w.nodes.List() {
 		n := obj.(*corev1.Node)
-		v.Nodes = append(v.Nodes, Node{Name: n.Name, VTEP: vtepOf(n), Labels: n.Labels})
+		maxPods := 110
+		if q, ok := n.Status.Allocatable[corev1.ResourcePods]; ok {
+			maxPods = int(q.Value())
+		}
+		v.Nodes = append(v.Nodes, Node{Name: n.Name, VTEP: vtepOf(n), Labels: n.Labels, MaxPods: maxPods})
 	}
 	SortView(&v)
 	return v

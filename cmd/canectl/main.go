@@ -43,6 +43,7 @@ func root() *cobra.Command {
 		get(o, "pods", "Pods attached on this node", "/v1/pods", new([]api.Pod), podsTable),
 		get(o, "pools", "Pools and this node's use of them", "/v1/pools", new([]api.Pool), poolsTable),
 		get(o, "blocks", "Address blocks this node holds", "/v1/blocks", new([]api.Block), blocksTable),
+		loansCmd(o), borrowCmd(o), returnCmd(o),
 		flowsCmd(o), traceCmd(o), countersCmd(o), xrayCmd(o), gcCmd(o),
 	)
 	return cmd

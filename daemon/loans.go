@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/cluster/kube"
+	"github.com/cane-cni/cane/ipam"
+)
+
+// borrowed counts this node's borrower pods per loan.
+func (d *Daemon) borrowed() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := map[string]int{}
+	for _, a := range d.attachments {
+		if a.loan != "" {
+			n[a.loan]++
+		}
+	}
+	return n
+}
+
+// Loans is every loan, with what it means on this node.
+func (d *Daemon) Loans() []api.Loan {
+	v := d.view.Load()
+	now := time.Now()
+	pods := d.borrowerPods()
+	var out []api.Loan
+	for _, l := range v.Loans {
+		out = append(out, api.Loan{
+			Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
+			PodsPerNode: l.PodsPerNode, Percent: l.Percent, Start: l.Start, End: l.End,
+			Phase: string(l.Phase(now)), LendsHere: l.Lends(d.cfg.Node, v.Labels), Limit: l.Limit(v.MaxPods), Pods: pods[l.Name],
+		})
+	}
+	return out
+}
+
+// borrowerPods names this node's borrower pods per loan.
+func (d *Daemon) borrowerPods() map[string][]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[string][]string{}
+	for _, a := range d.attachments {
+		if a.loan != "" {
+			out[a.loan] = append(out[a.loan], podName(a.alloc))
+		}
+	}
+	for _, ps := range out {
+		sort.Strings(ps)
+	}
+	return out
+}
+
+// Borrow creates a loan in the cluster.
+func (d *Daemon) Borrow(ctx context.Context, l api.Loan) error {
+	if d.watcher == nil {
+		return fmt.Errorf("loans live in the cluster; this caned runs without a kubeconfig")
+	}
+	il := ipam.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
+		PodsPerNode: l.PodsPerNode, Percent: l.Percent, Start: l.Start, End: l.End}
+	if err := il.Validate(); err != nil {
+		return fmt.Errorf("loan %s: %w", l.Name, err)
+	}
+	return d.watcher.CreateLoan(ctx, kube.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
+		PodsPerNode: l.PodsPerNode, Percent: l.Percent, Start: l.Start, End: l.End})
+}
+
+// Return ends a loan now (or moves its end to at: later extends it).
+func (d *Daemon) Return(ctx context.Context, name string, at time.Time) error {
+	if d.watcher == nil {
+		return fmt.Errorf("loans live in the cluster; this caned runs without a kubeconfig")
+	}
+	return d.watcher.EndLoan(ctx, name, at)
+}
+
+// tendLoans runs after every cluster change and every monitor look: it
+// writes this node's line in the status of each loan that lends it (only
+// when it changed), records an event when a loan ends with borrower pods
+// still here, and gives back the borrower blocks left empty once no
+// active loan needs them.
+func (d *Daemon) tendLoans(ctx context.Context) {
+	if d.watcher == nil {
+		return
+	}
+	d.tendMu.Lock()
+	defer d.tendMu.Unlock()
+	v := d.view.Load()
+	now := time.Now()
+	pods := d.borrowerPods()
+	active := map[string]bool{} // borrower domains with an active loan here
+	for _, l := range v.Loans {
+		if l.Lends(d.cfg.Node, v.Labels) && l.Phase(now) == ipam.LoanActive {
+			active[l.Borrower] = true
+		}
+	}
+	// Borrower blocks: blocks of pools this node may not use by itself.
+	domainOf := map[string]string{}
+	for _, p := range v.Pools {
+		domainOf[p.Name] = p.Domain
+	}
+	var release []string
+	blocks := map[string][]string{} // domain -> blocks held
+	for _, b := range d.ipam.Blocks() {
+		if v.Usable[b.Pool] {
+			continue
+		}
+		blocks[domainOf[b.Pool]] = append(blocks[domainOf[b.Pool]], b.CIDR.String())
+		if !active[domainOf[b.Pool]] {
+			release = append(release, b.Pool)
+		}
+	}
+	if len(release) > 0 {
+		freed, err := d.ipam.ReleaseEmptyBlocksOf(release)
+		if err != nil {
+			d.log.Warn("loans: give back empty blocks", "err", err)
+		}
+		for _, b := range freed {
+			d.log.Info("loans: block given back", "block", b.CIDR, "pool", b.Pool)
+		}
+	}
+	if d.reported == nil {
+		d.reported = map[string]string{}
+	}
+	for _, l := range v.Loans {
+		if !l.Lends(d.cfg.Node, v.Labels) {
+			continue
+		}
+		phase := l.Phase(now)
+		r := kube.LoanReport{Phase: string(phase), Limit: l.Limit(v.MaxPods), Pods: pods[l.Name], Draining: phase == ipam.LoanEnded && len(pods[l.Name]) > 0}
+		for _, b := range d.ipam.Blocks() {
+			if !v.Usable[b.Pool] && domainOf[b.Pool] == l.Borrower {
+				r.Blocks = append(r.Blocks, b.CIDR.String())
+			}
+		}
+		key, _ := json.Marshal(r)
+		if d.reported[l.Name] == string(key) {
+			continue
+		}
+		r.Updated = now.UTC().Truncate(time.Second)
+		if err := d.watcher.ReportLoan(ctx, l.Name, d.cfg.Node, r); err != nil {
+			d.log.Warn("loans: report", "loan", l.Name, "err", err)
+			continue
+		}
+		if r.Draining && (d.reported[l.Name] == "" || !wasDraining(d.reported[l.Name])) {
+			msg := fmt.Sprintf("loan ended on node %s with %d borrower pods still running: drain %v", d.cfg.Node, len(r.Pods), r.Pods)
+			d.log.Warn("loan ended: drain borrower pods", "loan", l.Name, "pods", r.Pods)
+			if err := d.watcher.LoanEvent(ctx, l.Name, d.cfg.Node, "Draining", msg); err != nil {
+				d.log.Warn("loans: event", "loan", l.Name, "err", err)
+			}
+		}
+		d.reported[l.Name] = string(key)
+	}
+}
+
+func wasDraining(report string) bool {
+	var r kube.LoanReport
+	_ = json.Unmarshal([]byte(report), &r)
+	return r.Draining
+}

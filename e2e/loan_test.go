@@ -1,0 +1,231 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/e2e/testbed"
+)
+
+// saleNightObjects: production, test and preview each on their own nodes.
+const saleNightObjects = `
+apiVersion: cane.io/v1alpha1
+kind: Domain
+metadata: {name: preview}
+spec: {vni: 400}
+---
+apiVersion: cane.io/v1alpha1
+kind: Pool
+metadata: {name: preview}
+spec: {domain: preview, cidr: 198.19.3.0/24, gateway: 198.19.3.1, blockSize: 28, nodeSelector: {cane.io/role: preview}}
+---
+apiVersion: cane.io/v1alpha1
+kind: Pool
+metadata: {name: prod}
+spec: {domain: production, cidr: 198.19.0.0/24, gateway: 198.19.0.1, blockSize: 28, nodeSelector: {cane.io/role: production}}
+---
+apiVersion: cane.io/v1alpha1
+kind: Pool
+metadata: {name: test}
+spec: {domain: test, cidr: 198.19.1.0/24, gateway: 198.19.1.1, blockSize: 28, nodeSelector: {cane.io/role: test}}
+`
+
+// blockSet is every Block object as "name@node".
+func blockSet(t *testing.T, cp *testbed.ControlPlane) []string {
+	t.Helper()
+	out, err := cp.Kubectl(ctx(t), "get", "blocks.cane.io", "-o", "json")
+	if err != nil {
+		t.Fatalf("get blocks: %v %s", err, out)
+	}
+	var list struct {
+		Items []struct {
+			Metadata struct{ Name string }
+			Spec     struct{ Node string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, b := range list.Items {
+		s = append(s, b.Metadata.Name+"@"+b.Spec.Node)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// cniCode is the CNI error code in err, 0 if none.
+func cniCode(err error) uint {
+	var e *types.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return 0
+}
+
+// TestSaleNight: production borrows 35% of the test and preview nodes for
+// a sale. Before, during and after, every pair of domains stays sealed,
+// on one node and across nodes; during, production pods on the lent nodes
+// serve production pods elsewhere; after, they drain, their blocks return
+// and the address space is exactly as before.
+func TestSaleNight(t *testing.T) {
+	tb, cp := startControlPlane(t)
+	c := ctx(t)
+	manifest, err := os.ReadFile(clusterObjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Apply(c, string(manifest)+"\n---\n"+saleNightObjects); err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*testbed.Node
+	for i, role := range []string{"production", "test", "preview"} {
+		node, err := tb.JoinNode(c, cp, fmt.Sprintf("node%d", i+1), i+1, map[string]string{"cane.io/role": role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Six pods per node: 35% lends two.
+		if out, err := cp.Kubectl(c, "patch", "node", node.Name, "--subresource=status", "--type=merge", "-p", `{"status":{"allocatable":{"pods":"6"},"capacity":{"pods":"6"}}}`); err != nil {
+			t.Fatalf("node capacity: %v %s", err, out)
+		}
+		nodes = append(nodes, node)
+	}
+	prodNode, testNode, previewNode := nodes[0], nodes[1], nodes[2]
+	if out, err := cp.Kubectl(c, "apply", "--dry-run=server", "-f", "../deploy/examples/loan.yaml"); err != nil {
+		t.Errorf("example loan: %v %s", err, out)
+	}
+	bad := `{"apiVersion":"cane.io/v1alpha1","kind":"Loan","metadata":{"name":"bad"},"spec":{"borrower":"production","nodes":["node2"],"podsPerNode":2,"percent":10,"start":"2026-11-27T18:00:00Z","end":"2026-11-27T17:00:00Z"}}`
+	if err := cp.Apply(c, bad); err == nil {
+		t.Error("the apiserver accepted a loan with two limits that ends before it starts")
+	}
+	prodA := mustAddPod(t, tb, c, prodNode, "shop/web", "prod")
+	testA := mustAddPod(t, tb, c, testNode, "qa/runner", "test")
+	previewA := mustAddPod(t, tb, c, previewNode, "pr/preview", "preview")
+	blocksBefore := blockSet(t, cp)
+	port := 7100
+	sealed := func(t *testing.T, pairs ...[2]*testbed.Pod) {
+		t.Helper()
+		var all [][2]*testbed.Pod
+		for _, p := range pairs {
+			all = append(all, p, [2]*testbed.Pod{p[1], p[0]})
+		}
+		port += 10
+		expect(t, false, port, all...)
+	}
+
+	t.Run("before: domains sealed, no production pod on a test node", func(t *testing.T) {
+		sealed(t, [2]*testbed.Pod{prodA, testA}, [2]*testbed.Pod{prodA, previewA}, [2]*testbed.Pod{testA, previewA})
+		if _, err := tb.AddPod(c, testNode, "shop/early", "prod"); cniCode(err) != api.CodeNotLent {
+			t.Errorf("production pod on a test node without a loan: %v, want code %d", err, api.CodeNotLent)
+		}
+	})
+
+	var borrowers []*testbed.Pod
+	t.Run("during: production runs on lent nodes, isolated", func(t *testing.T) {
+		start := time.Now()
+		out, code := canectl(t, prodNode, "borrow", "sale", "--to", "production", "--from", "test,preview",
+			"--nodes", testNode.Name+","+previewNode.Name, "--percent", "35", "--for", "1h")
+		if code != 0 {
+			t.Fatalf("borrow: %s", out)
+		}
+		var first *testbed.Pod
+		took := waitUntil(t, 10*time.Second, "first borrower pod on a lent node", func() bool {
+			p, err := tb.NewPod(testNode, "shop/sale-1", "prod")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tb.Add(c, p) == nil {
+				first = p
+				return true
+			}
+			return false
+		})
+		t.Logf("loan start -> first borrower pod running on a lent node: %s (%s after the borrow command)", took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		borrowers = append(borrowers, first,
+			mustAddPod(t, tb, c, testNode, "shop/sale-2", "prod"),
+			mustAddPod(t, tb, c, previewNode, "shop/sale-3", "prod"),
+			mustAddPod(t, tb, c, previewNode, "shop/sale-4", "prod"))
+		for _, b := range borrowers {
+			if !prodA.IP.IsValid() || !strings.HasPrefix(b.IP.String(), "198.19.0.") {
+				t.Errorf("%s got %s, not a production address", b.Name, b.IP)
+			}
+		}
+		_, err := tb.AddPod(c, testNode, "shop/sale-5", "prod")
+		if cniCode(err) != api.CodeLoanFull || !strings.Contains(err.Error(), "loan sale allows 2") {
+			t.Errorf("third borrower pod on node2: %v, want code %d naming the loan's limit", err, api.CodeLoanFull)
+		}
+		port += 10
+		expect(t, true, port, [2]*testbed.Pod{prodA, borrowers[0]}, [2]*testbed.Pod{borrowers[0], prodA},
+			[2]*testbed.Pod{prodA, borrowers[3]}, [2]*testbed.Pod{borrowers[1], borrowers[2]})
+		sealed(t,
+			[2]*testbed.Pod{borrowers[0], testA}, [2]*testbed.Pod{borrowers[2], previewA}, // same node
+			[2]*testbed.Pod{borrowers[0], previewA}, [2]*testbed.Pod{borrowers[3], testA}, // across nodes
+			[2]*testbed.Pod{prodA, testA}, [2]*testbed.Pod{testA, previewA})
+		var ls []api.Loan
+		canectlJSON(t, testNode, &ls, "loans")
+		if len(ls) != 1 || ls[0].Phase != "Active" || !ls[0].LendsHere || ls[0].Limit != 2 || len(ls[0].Pods) != 2 {
+			t.Errorf("canectl loans on node2: %+v", ls)
+		}
+	})
+
+	t.Run("after: refused by name, running pods drain, blocks return", func(t *testing.T) {
+		if out, code := canectl(t, prodNode, "return", "sale"); code != 0 {
+			t.Fatalf("return: %s", out)
+		}
+		waitUntil(t, 10*time.Second, "node2 refuses new production pods, naming the loan", func() bool {
+			_, err := tb.AddPod(c, testNode, "shop/late", "prod")
+			return cniCode(err) == api.CodeNotLent && strings.Contains(err.Error(), "loan sale") && strings.Contains(err.Error(), "draining")
+		})
+		port += 10
+		expect(t, true, port, [2]*testbed.Pod{prodA, borrowers[0]}, [2]*testbed.Pod{borrowers[3], prodA})
+		waitUntil(t, 15*time.Second, "the Loan's status reports node2's pods for draining, with an event", func() bool {
+			out, _ := cp.Kubectl(c, "get", "loans.cane.io", "sale", "-o", "json")
+			var l struct {
+				Status struct {
+					Nodes map[string]struct {
+						Draining bool
+						Pods     []string
+					}
+				}
+			}
+			_ = json.Unmarshal([]byte(out), &l)
+			events, _ := cp.Kubectl(c, "get", "events", "-n", "default", "--field-selector", "involvedObject.name=sale", "-o", "name")
+			n2 := l.Status.Nodes[testNode.Name]
+			return n2.Draining && len(n2.Pods) == 2 && strings.TrimSpace(events) != ""
+		})
+		drain := time.Now()
+		for _, b := range borrowers {
+			if err := tb.Del(c, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		took := waitUntil(t, 20*time.Second, "the borrowed blocks return", func() bool {
+			return strings.Join(blockSet(t, cp), " ") == strings.Join(blocksBefore, " ")
+		})
+		t.Logf("drain -> blocks returned: %s (%s since the first DEL)", took.Round(time.Millisecond), time.Since(drain).Round(time.Millisecond))
+		// No stale route: the production node forwards nothing to the lent nodes' old blocks.
+		waitUntil(t, 10*time.Second, "node1 drops its routes to the returned blocks", func() bool {
+			var fs []api.Flow
+			canectlJSON(t, prodNode, &fs, "flows", "--table", "Forward")
+			for _, f := range fs {
+				if strings.Contains(f.Match, "198.19.0.") && f.Kind == "node" {
+					return false
+				}
+			}
+			return true
+		})
+		sealed(t, [2]*testbed.Pod{prodA, testA}, [2]*testbed.Pod{prodA, previewA}, [2]*testbed.Pod{testA, previewA})
+		for _, n := range nodes {
+			wantXRay(t, n, "", "")
+		}
+	})
+}
