@@ -20,6 +20,8 @@ type Block struct {
 	CIDR   netip.Prefix `json:"cidr"`
 	Used   int          `json:"used"`
 	Size   int          `json:"size"`
+	LentTo string       `json:"lentTo,omitempty"` // a lent block: the borrower domain it serves
+	Loan   string       `json:"loan,omitempty"`
 }
 
 // Flow is one installed flow, with what its cookie says.
@@ -109,6 +111,7 @@ type Loan struct {
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 	PodsPerNode  int               `json:"podsPerNode,omitempty"`
 	Percent      int               `json:"percent,omitempty"`
+	LendBlocks   bool              `json:"lendBlocks,omitempty"`
 	Start        time.Time         `json:"start"`
 	End          time.Time         `json:"end"`
 	Phase        string            `json:"phase,omitempty"`

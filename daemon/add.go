@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,7 +99,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	if existing != nil {
 		return d.result(nc, existing)
 	}
-	loan := ""
+	loan, lendFrom := "", []string(nil)
 	if v := d.view.Load(); !v.Usable[pool] && v.vni(poolDomain(v, pool)) != 0 {
 		// Not this node's pool: only a loan lets its domain borrow the node.
 		d.loanMu.Lock() // admission and the attachment it admits, one at a time
@@ -108,6 +109,13 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 			return nil, loanError(pool, d.cfg.Node, err)
 		}
 		loan = l.Name
+		if l.LendBlocks { // the borrower's pools may run dry: lender pools this node uses may lend a block
+			for _, p := range v.Pools {
+				if v.Usable[p.Name] && slices.Contains(l.Lenders, p.Domain) {
+					lendFrom = append(lendFrom, p.Name)
+				}
+			}
+		}
 	}
 
 	var undo []func()
@@ -118,9 +126,18 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	}()
 	bg := context.WithoutCancel(ctx)
 
-	alloc, err := d.ipam.Allocate(ipam.Request{Pool: pool, ContainerID: req.ContainerID, IfName: req.IfName, PodNamespace: args.PodNamespace, PodName: args.PodName})
+	alloc, err := d.ipam.Allocate(ipam.Request{Pool: pool, ContainerID: req.ContainerID, IfName: req.IfName, PodNamespace: args.PodNamespace, PodName: args.PodName,
+		LendFrom: lendFrom, Loan: loan})
 	if err != nil {
 		return nil, cniError("allocate address", err)
+	}
+	if p, _ := d.ipam.Pool(alloc.Pool); p.Domain != alloc.Domain {
+		// An address of a lent block: its flows (the block sealed to the
+		// borrower) go in before the pod's.
+		if err := d.syncFlowsLocked(ctx); err != nil {
+			_, _, _ = d.ipam.Release(req.ContainerID, req.IfName)
+			return nil, cniError("install the lent block's flows", ovsErr(err))
+		}
 	}
 	undo = append(undo, func() { _, _, _ = d.ipam.Release(req.ContainerID, req.IfName) })
 	crashPoint("add:allocated")

@@ -58,9 +58,14 @@ func (d *Daemon) syncLoop(ctx context.Context) {
 func (d *Daemon) syncFlows(ctx context.Context) error {
 	d.resync.RLock()
 	defer d.resync.RUnlock()
+	return d.syncFlowsLocked(ctx)
+}
+
+// syncFlowsLocked is syncFlows for a caller that holds resync (shared).
+func (d *Daemon) syncFlowsLocked(ctx context.Context) error {
 	d.syncMu.Lock()
 	defer d.syncMu.Unlock()
-	n := d.view.Load().flowNode(d.cfg.GatewayMAC, d.overlay(), d.uplink())
+	n := d.flowNode()
 	want := keyed(flows.WithRound(n.All(), uint16(d.round.Load())))
 	var b ovs.Bundle
 	for k, f := range want {

@@ -1,10 +1,15 @@
 package daemon
 
-import "github.com/cane-cni/cane/flows"
+import (
+	"net/netip"
+	"sort"
+
+	"github.com/cane-cni/cane/flows"
+)
 
 // desiredLocked is the node's whole desired pipeline. Call with d.mu held.
 func (d *Daemon) desiredLocked() flows.Node {
-	n := d.view.Load().flowNode(d.cfg.GatewayMAC, d.overlay(), d.uplink())
+	n := d.flowNode()
 	for _, a := range d.attachments {
 		n.Pods = append(n.Pods, d.flowPod(a))
 	}
@@ -32,4 +37,24 @@ func keyed(fs []flows.Flow) map[string]flows.Flow {
 		m[f.Key()] = f
 	}
 	return m
+}
+
+// flowNode is the node's pipeline without pods: the view's, with the lent
+// blocks of every node — this node's from IPAM at once, not only once the
+// cluster echoes its Block objects back.
+func (d *Daemon) flowNode() flows.Node {
+	v := d.view.Load()
+	n := v.flowNode(d.cfg.GatewayMAC, d.overlay(), d.uplink())
+	seen := map[netip.Prefix]bool{}
+	for _, lb := range v.Lent {
+		seen[lb.CIDR] = true
+	}
+	n.LentBlocks = append(n.LentBlocks, v.Lent...)
+	for _, b := range d.ipam.Blocks() {
+		if b.Domain != "" && !seen[b.CIDR] {
+			n.LentBlocks = append(n.LentBlocks, flows.LentBlock{CIDR: b.CIDR, Pool: b.Pool, Domain: b.Domain})
+		}
+	}
+	sort.Slice(n.LentBlocks, func(i, j int) bool { return n.LentBlocks[i].CIDR.Addr().Less(n.LentBlocks[j].CIDR.Addr()) })
+	return n
 }

@@ -20,7 +20,7 @@ func (d *Daemon) Blocks() []api.Block {
 	var out []api.Block
 	for _, b := range d.ipam.Blocks() {
 		p, _ := d.ipam.Pool(b.Pool)
-		out = append(out, api.Block{Pool: b.Pool, Domain: p.Domain, CIDR: b.CIDR, Used: used[b.CIDR], Size: 1 << (32 - b.CIDR.Bits())})
+		out = append(out, api.Block{Pool: b.Pool, Domain: p.Domain, CIDR: b.CIDR, Used: used[b.CIDR], Size: 1 << (32 - b.CIDR.Bits()), LentTo: b.Domain, Loan: b.Loan})
 	}
 	return out
 }

@@ -34,7 +34,7 @@ func (d *Daemon) Loans() []api.Loan {
 	for _, l := range v.Loans {
 		out = append(out, api.Loan{
 			Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
-			PodsPerNode: l.PodsPerNode, Percent: l.Percent, Start: l.Start, End: l.End,
+			PodsPerNode: l.PodsPerNode, Percent: l.Percent, LendBlocks: l.LendBlocks, Start: l.Start, End: l.End,
 			Phase: string(l.Phase(now)), LendsHere: l.Lends(d.cfg.Node, v.Labels), Limit: l.Limit(v.MaxPods), Pods: pods[l.Name],
 		})
 	}
@@ -63,12 +63,12 @@ func (d *Daemon) Borrow(ctx context.Context, l api.Loan) error {
 		return fmt.Errorf("loans live in the cluster; this caned runs without a kubeconfig")
 	}
 	il := ipam.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
-		PodsPerNode: l.PodsPerNode, Percent: l.Percent, Start: l.Start, End: l.End}
+		PodsPerNode: l.PodsPerNode, Percent: l.Percent, LendBlocks: l.LendBlocks, Start: l.Start, End: l.End}
 	if err := il.Validate(); err != nil {
 		return fmt.Errorf("loan %s: %w", l.Name, err)
 	}
 	return d.watcher.CreateLoan(ctx, kube.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
-		PodsPerNode: l.PodsPerNode, Percent: l.Percent, Start: l.Start, End: l.End})
+		PodsPerNode: l.PodsPerNode, Percent: l.Percent, LendBlocks: l.LendBlocks, Start: l.Start, End: l.End})
 }
 
 // Return ends a loan now (or moves its end to at: later extends it).
@@ -93,35 +93,34 @@ func (d *Daemon) tendLoans(ctx context.Context) {
 	v := d.view.Load()
 	now := time.Now()
 	pods := d.borrowerPods()
-	active := map[string]bool{} // borrower domains with an active loan here
+	active := map[string]bool{} // borrower domains and loans active here
 	for _, l := range v.Loans {
 		if l.Lends(d.cfg.Node, v.Labels) && l.Phase(now) == ipam.LoanActive {
-			active[l.Borrower] = true
+			active[l.Borrower], active["loan/"+l.Name] = true, true
 		}
 	}
-	// Borrower blocks: blocks of pools this node may not use by itself.
 	domainOf := map[string]string{}
 	for _, p := range v.Pools {
 		domainOf[p.Name] = p.Domain
 	}
-	var release []string
-	blocks := map[string][]string{} // domain -> blocks held
-	for _, b := range d.ipam.Blocks() {
-		if v.Usable[b.Pool] {
-			continue
+	// Blocks that go back once empty: the borrower's own blocks here (of a
+	// pool this node may not use by itself) with no active loan for its
+	// domain, and lent blocks whose loan is no longer active.
+	freed, err := d.ipam.ReleaseEmptyBlocksIf(func(b ipam.Block) bool {
+		if b.Domain != "" {
+			return !active["loan/"+b.Loan]
 		}
-		blocks[domainOf[b.Pool]] = append(blocks[domainOf[b.Pool]], b.CIDR.String())
-		if !active[domainOf[b.Pool]] {
-			release = append(release, b.Pool)
-		}
+		return !v.Usable[b.Pool] && !active[domainOf[b.Pool]]
+	})
+	if err != nil {
+		d.log.Warn("loans: give back empty blocks", "err", err)
 	}
-	if len(release) > 0 {
-		freed, err := d.ipam.ReleaseEmptyBlocksOf(release)
-		if err != nil {
-			d.log.Warn("loans: give back empty blocks", "err", err)
-		}
-		for _, b := range freed {
-			d.log.Info("loans: block given back", "block", b.CIDR, "pool", b.Pool)
+	for _, b := range freed {
+		d.log.Info("loans: block given back", "block", b.CIDR, "pool", b.Pool, "lentTo", b.Domain, "loan", b.Loan)
+	}
+	if len(freed) > 0 {
+		if err := d.syncFlows(ctx); err != nil { // a lent block's flows go with it
+			d.log.Warn("loans: flows after giving back blocks", "err", err)
 		}
 	}
 	if d.reported == nil {
@@ -134,7 +133,7 @@ func (d *Daemon) tendLoans(ctx context.Context) {
 		phase := l.Phase(now)
 		r := kube.LoanReport{Phase: string(phase), Limit: l.Limit(v.MaxPods), Pods: pods[l.Name], Draining: phase == ipam.LoanEnded && len(pods[l.Name]) > 0}
 		for _, b := range d.ipam.Blocks() {
-			if !v.Usable[b.Pool] && domainOf[b.Pool] == l.Borrower {
+			if (!v.Usable[b.Pool] && domainOf[b.Pool] == l.Borrower) || b.Loan == l.Name {
 				r.Blocks = append(r.Blocks, b.CIDR.String())
 			}
 		}

@@ -21,6 +21,7 @@ type view struct {
 	Labels  map[string]string
 	MaxPods int
 	Loans   []ipam.Loan
+	Lent    []flows.LentBlock // every node's lent blocks
 }
 
 // staticView is the view of a config file.
@@ -57,7 +58,7 @@ func kubeView(kv kube.View, self string) (*view, []string) {
 	v.Labels = selfLabels
 	for _, l := range kv.Loans {
 		il := ipam.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
-			PodsPerNode: l.PodsPerNode, Percent: l.Percent, Start: l.Start, End: l.End}
+			PodsPerNode: l.PodsPerNode, Percent: l.Percent, LendBlocks: l.LendBlocks, Start: l.Start, End: l.End}
 		err := il.Validate()
 		if err == nil && !names[l.Borrower] {
 			err = fmt.Errorf("unknown borrower domain %q", l.Borrower)
@@ -84,6 +85,9 @@ func kubeView(kv kube.View, self string) (*view, []string) {
 	}
 	blocks := map[string][]flows.RemoteBlock{}
 	for _, b := range kv.Blocks {
+		if b.Domain != "" {
+			v.Lent = append(v.Lent, flows.LentBlock{CIDR: b.CIDR, Pool: b.Pool, Domain: b.Domain})
+		}
 		blocks[b.Node] = append(blocks[b.Node], flows.RemoteBlock{CIDR: b.CIDR, Pool: b.Pool})
 	}
 	for _, n := range kv.Nodes {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -228,4 +229,125 @@ func TestSaleNight(t *testing.T) {
 			wantXRay(t, n, "", "")
 		}
 	})
+}
+
+// lendObjects: production's only pool is one block, already held by its
+// own node, so a borrower pod elsewhere finds it dry.
+const lendObjects = `
+apiVersion: cane.io/v1alpha1
+kind: Domain
+metadata: {name: production}
+spec: {vni: 100}
+---
+apiVersion: cane.io/v1alpha1
+kind: Domain
+metadata: {name: test}
+spec: {vni: 200}
+---
+apiVersion: cane.io/v1alpha1
+kind: Pool
+metadata: {name: prod-small}
+spec: {domain: production, cidr: 198.19.4.0/28, gateway: 198.19.4.1, blockSize: 28, nodeSelector: {cane.io/role: production}}
+---
+apiVersion: cane.io/v1alpha1
+kind: Pool
+metadata: {name: test}
+spec: {domain: test, cidr: 198.19.1.0/24, gateway: 198.19.1.1, blockSize: 28, nodeSelector: {cane.io/role: test}}
+`
+
+// TestLoanLendsBlocks: the borrower's pools are dry, so the lent node lends
+// a block of the lender's pool to the borrower for the loan. The block's
+// addresses are production's — reachable from production across nodes,
+// sealed from the test pods that share its subnet — and the block returns
+// to the test pool after the loan, leaving no route behind.
+func TestLoanLendsBlocks(t *testing.T) {
+	tb, cp := startControlPlane(t)
+	c := ctx(t)
+	if err := cp.Apply(c, lendObjects); err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*testbed.Node
+	for i, role := range []string{"production", "test"} {
+		node, err := tb.JoinNode(c, cp, fmt.Sprintf("node%d", i+1), i+1, map[string]string{"cane.io/role": role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, node)
+	}
+	prodNode, testNode := nodes[0], nodes[1]
+	prodA := mustAddPod(t, tb, c, prodNode, "shop/web", "prod-small")
+	testA := mustAddPod(t, tb, c, testNode, "qa/runner", "test")
+	blocksBefore := blockSet(t, cp)
+
+	if out, code := canectl(t, prodNode, "borrow", "flash", "--to", "production", "--from", "test", "--nodes", testNode.Name,
+		"--pods-per-node", "3", "--lend-blocks", "--for", "1h"); code != 0 {
+		t.Fatalf("borrow: %s", out)
+	}
+	var borrower *testbed.Pod
+	waitUntil(t, 10*time.Second, "a borrower pod in a lent block", func() bool {
+		p, err := tb.NewPod(testNode, "shop/flash-1", "prod-small")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tb.Add(c, p) == nil {
+			borrower = p
+			return true
+		}
+		return false
+	})
+	lent := netip.PrefixFrom(borrower.IP, 28).Masked()
+	if !netip.MustParsePrefix("198.19.1.0/24").Contains(borrower.IP) || lent.Contains(testA.IP) {
+		t.Fatalf("borrower got %s (block %s), test pod %s: want a test block of its own", borrower.IP, lent, testA.IP)
+	}
+	var blocks []api.Block
+	canectlJSON(t, testNode, &blocks, "blocks")
+	lentShown := false
+	for _, b := range blocks {
+		lentShown = lentShown || (b.CIDR == lent && b.LentTo == "production" && b.Loan == "flash")
+	}
+	if !lentShown {
+		t.Errorf("canectl blocks does not show %s lent to production: %+v", lent, blocks)
+	}
+	testB := mustAddPod(t, tb, c, testNode, "qa/runner-2", "test")
+	if lent.Contains(testB.IP) {
+		t.Errorf("a test pod got %s, inside the lent block", testB.IP)
+	}
+	expect(t, true, 7300, [2]*testbed.Pod{prodA, borrower}, [2]*testbed.Pod{borrower, prodA})
+	expect(t, false, 7310, [2]*testbed.Pod{testA, borrower}, [2]*testbed.Pod{borrower, testA}, [2]*testbed.Pod{testB, borrower}, [2]*testbed.Pod{borrower, testB})
+	if tr := trace(t, testNode, borrower, testA.IP.String()); !strings.Contains(tr.Verdict, "isolation: production → test") {
+		t.Errorf("trace borrower -> test pod on its subnet: %q", tr.Verdict)
+	}
+	if tr := trace(t, testNode, testA, borrower.IP.String()); tr.Delivered || tr.DropReason != "isolation" {
+		t.Errorf("trace test pod -> borrower: %q", tr.Verdict)
+	}
+
+	if out, code := canectl(t, prodNode, "return", "flash"); code != 0 {
+		t.Fatalf("return: %s", out)
+	}
+	if err := tb.Del(c, borrower); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Del(c, testB); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 20*time.Second, "the lent block returns to the test pool", func() bool {
+		return strings.Join(blockSet(t, cp), " ") == strings.Join(blocksBefore, " ")
+	})
+	waitUntil(t, 10*time.Second, "no node keeps a flow for the returned block", func() bool {
+		for _, n := range nodes {
+			var fs []api.Flow
+			canectlJSON(t, n, &fs, "flows")
+			for _, f := range fs {
+				if strings.Contains(f.Match, lent.String()) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	// The block is the test pool's again: a test pod can get it.
+	expect(t, false, 7320, [2]*testbed.Pod{prodA, testA}, [2]*testbed.Pod{testA, prodA})
+	for _, n := range nodes {
+		wantXRay(t, n, "", "")
+	}
 }

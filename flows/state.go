@@ -51,6 +51,7 @@ type Node struct {
 	Pools      []Pool
 	Pods       []Pod
 	Remotes    []RemoteNode
+	LentBlocks []LentBlock // blocks of any node lent to another domain than their pool's
 }
 
 // All returns every flow of the node: the base pipeline, each pod's flows
@@ -62,6 +63,15 @@ func (n Node) All() []Flow {
 	}
 	for _, r := range n.Remotes {
 		fs = append(fs, RemoteFlows(n, r)...)
+	}
+	seen := map[string]bool{} // two blocks of one pool lent to one domain share the gateway flow
+	for _, lb := range n.LentBlocks {
+		for _, f := range lentFlows(n, lb) {
+			if !seen[f.Key()] {
+				seen[f.Key()] = true
+				fs = append(fs, f)
+			}
+		}
 	}
 	return fs
 }

@@ -139,12 +139,22 @@ func (m *IPAM) Allocate(req Request) (Allocation, error) {
 	if !ok {
 		return Allocation{}, fmt.Errorf("%w %q", ErrUnknownPool, req.Pool)
 	}
+	domain := p.Domain
 	ip, block, err := m.pick(p, req)
+	if errors.Is(err, ErrPoolExhausted) && len(req.LendFrom) > 0 {
+		// The borrower's pool is dry: a block of a lender's pool, lent.
+		var lerr error
+		if ip, block, p, lerr = m.pickLent(domain, req); lerr == nil {
+			err = nil
+		} else {
+			err = fmt.Errorf("%w; and no lender block: %v", err, lerr)
+		}
+	}
 	if err != nil {
 		return Allocation{}, err
 	}
 	a := Allocation{
-		IP: ip, Pool: p.Name, Domain: p.Domain, Block: block,
+		IP: ip, Pool: p.Name, Domain: domain, Block: block,
 		ContainerID: req.ContainerID, IfName: req.IfName, PodNamespace: req.PodNamespace, PodName: req.PodName,
 	}
 	if err := m.store.PutAllocation(m.node, a); err != nil {
@@ -165,13 +175,13 @@ func (m *IPAM) pick(p Pool, req Request) (netip.Addr, netip.Prefix, error) {
 		return m.pickReserved(p, r)
 	}
 	used := m.usedSet()
-	for _, b := range m.ownBlocks(p.Name) {
+	for _, b := range m.ownBlocks(p.Name, "") {
 		if ip, ok := freeAddr(p, b, m.last[p.Name], used, m.resIPs); ok {
 			return ip, b, nil
 		}
 	}
 	for {
-		b, err := m.claim(p, nil)
+		b, err := m.claim(p, nil, "", "")
 		if err != nil {
 			return netip.Addr{}, netip.Prefix{}, err
 		}
@@ -190,22 +200,51 @@ func (m *IPAM) pickReserved(p Pool, r Reservation) (netip.Addr, netip.Prefix, er
 	if holder, ok := m.byIP[r.IP]; ok {
 		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("%w: %s of workload %q is held by container %s", ErrReservationBusy, r.IP, r.Workload, holder.ContainerID)
 	}
-	for _, b := range m.ownBlocks(p.Name) {
+	for _, b := range m.ownBlocks(p.Name, "") {
 		if b.Contains(r.IP) {
 			return r.IP, b, nil
 		}
 	}
 	want := netip.PrefixFrom(r.IP, p.BlockBits).Masked()
-	b, err := m.claim(p, &want)
+	b, err := m.claim(p, &want, "", "")
 	if err != nil {
 		return netip.Addr{}, netip.Prefix{}, fmt.Errorf("reservation %s of %q: %w", r.IP, r.Workload, err)
 	}
 	return r.IP, b, nil
 }
 
+// pickLent finds an address for a pod of domain in a block lent to it by
+// one of req.LendFrom's pools: one this node already lends it, else a newly
+// claimed one. It returns the lender pool too.
+func (m *IPAM) pickLent(domain string, req Request) (netip.Addr, netip.Prefix, Pool, error) {
+	used := m.usedSet()
+	var errs []error
+	for _, name := range req.LendFrom {
+		p, ok := m.pools[name]
+		if !ok {
+			continue
+		}
+		for _, b := range m.ownBlocks(p.Name, domain) {
+			if ip, ok := freeAddr(p, b, netip.Addr{}, used, m.resIPs); ok {
+				return ip, b, p, nil
+			}
+		}
+		b, err := m.claim(p, nil, domain, req.Loan)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ip, ok := freeAddr(p, b, netip.Addr{}, used, m.resIPs); ok {
+			return ip, b, p, nil
+		}
+	}
+	return netip.Addr{}, netip.Prefix{}, Pool{}, errors.Join(append(errs, fmt.Errorf("%w: no lender pool has a free block", ErrPoolExhausted))...)
+}
+
 // claim takes a block of the pool for this node: `want` if given, else the
-// lowest free one. Races with other nodes are retried on the next block.
-func (m *IPAM) claim(p Pool, want *netip.Prefix) (netip.Prefix, error) {
+// lowest free one; lent to domain for loan if domain is set. Races with
+// other nodes are retried on the next block.
+func (m *IPAM) claim(p Pool, want *netip.Prefix, domain, loan string) (netip.Prefix, error) {
 	lost := map[netip.Prefix]bool{} // races lost in this call, even if a store's list lags
 	for attempt := 0; attempt < 64; attempt++ {
 		bs, err := m.store.Blocks(p.Name)
@@ -226,7 +265,7 @@ func (m *IPAM) claim(p Pool, want *netip.Prefix) (netip.Prefix, error) {
 			}
 			return netip.Prefix{}, fmt.Errorf("%w: pool %q (%s) has no free address and no free block", ErrPoolExhausted, p.Name, p.CIDR)
 		}
-		b := Block{Pool: p.Name, CIDR: cidr, Node: m.node}
+		b := Block{Pool: p.Name, CIDR: cidr, Node: m.node, Domain: domain, Loan: loan}
 		err = m.store.ClaimBlock(b)
 		if errors.Is(err, ErrBlockTaken) {
 			lost[cidr] = true // another node won this one; look again
@@ -284,16 +323,18 @@ func (m *IPAM) Blocks() []Block {
 
 // ReleaseEmptyBlocks gives back every block of this node with no live
 // allocation and no reserved address in it, and returns them.
-func (m *IPAM) ReleaseEmptyBlocks() ([]Block, error) { return m.ReleaseEmptyBlocksOf(nil) }
+func (m *IPAM) ReleaseEmptyBlocks() ([]Block, error) {
+	return m.ReleaseEmptyBlocksIf(func(Block) bool { return true })
+}
 
-// ReleaseEmptyBlocksOf is ReleaseEmptyBlocks for the blocks of the named
-// pools only (nil: all), e.g. a borrower's blocks on a lent node.
-func (m *IPAM) ReleaseEmptyBlocksOf(pools []string) ([]Block, error) {
+// ReleaseEmptyBlocksIf is ReleaseEmptyBlocks for the blocks that which
+// selects only, e.g. a borrower's blocks on a lent node after the loan.
+func (m *IPAM) ReleaseEmptyBlocksIf(which func(Block) bool) ([]Block, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var freed []Block
 	for cidr, b := range m.blocks {
-		if m.inUse(cidr) || (pools != nil && !slices.Contains(pools, b.Pool)) {
+		if m.inUse(cidr) || !which(b) {
 			continue
 		}
 		if err := m.store.ReleaseBlock(b); err != nil {
@@ -317,10 +358,12 @@ func (m *IPAM) inUse(cidr netip.Prefix) bool {
 	return false
 }
 
-func (m *IPAM) ownBlocks(pool string) []netip.Prefix {
+// ownBlocks are this node's blocks of pool serving lentTo ("" for the
+// pool's own domain; a lent block serves only its borrower).
+func (m *IPAM) ownBlocks(pool, lentTo string) []netip.Prefix {
 	var out []netip.Prefix
 	for cidr, b := range m.blocks {
-		if b.Pool == pool {
+		if b.Pool == pool && b.Domain == lentTo {
 			out = append(out, cidr)
 		}
 	}

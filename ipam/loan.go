@@ -18,6 +18,7 @@ type Loan struct {
 	NodeSelector map[string]string // lent nodes by labels
 	PodsPerNode  int               // limit per node, or
 	Percent      int               // limit per node as a percentage of its pod capacity
+	LendBlocks   bool              // lent nodes may lend lender blocks when the borrower's pools run dry
 	Start, End   time.Time
 }
 

@@ -79,8 +79,8 @@ func TestLoanValidate(t *testing.T) {
 	}
 }
 
-// TestReleaseEmptyBlocksOf: only the named pools' empty blocks go back.
-func TestReleaseEmptyBlocksOf(t *testing.T) {
+// TestReleaseEmptyBlocksIf: only the selected empty blocks go back.
+func TestReleaseEmptyBlocksIf(t *testing.T) {
 	store := ipamtest.NewMemStore()
 	pools := []ipam.Pool{
 		{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.0.0/24"), Gateway: netip.MustParseAddr("198.19.0.1"), BlockBits: 28},
@@ -98,11 +98,64 @@ func TestReleaseEmptyBlocksOf(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	freed, err := m.ReleaseEmptyBlocksOf([]string{"prod"})
+	freed, err := m.ReleaseEmptyBlocksIf(func(b ipam.Block) bool { return b.Pool == "prod" })
 	if err != nil || len(freed) != 1 || freed[0].Pool != "prod" {
 		t.Fatalf("freed %+v, %v", freed, err)
 	}
 	if bs := m.Blocks(); len(bs) != 1 || bs[0].Pool != "test" {
 		t.Fatalf("blocks left %+v", bs)
+	}
+}
+
+// TestLentBlocks: when the borrower's pool runs dry, a lender block is lent
+// to the borrower's domain; lender and borrower never share a block; the
+// lent block goes back empty and the lender's pool is whole again.
+func TestLentBlocks(t *testing.T) {
+	store := ipamtest.NewMemStore()
+	pools := []ipam.Pool{
+		{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.4.0/29"), Gateway: netip.MustParseAddr("198.19.4.1"), BlockBits: 29},
+		{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/27"), Gateway: netip.MustParseAddr("198.19.1.1"), BlockBits: 28},
+	}
+	other, _ := ipam.New(ipam.Config{Node: "n1", Store: store, Pools: pools})
+	if _, err := other.Allocate(ipam.Request{Pool: "prod", ContainerID: "p0", IfName: "eth0"}); err != nil {
+		t.Fatal(err) // n1 holds production's only block
+	}
+	m, _ := ipam.New(ipam.Config{Node: "n2", Store: store, Pools: pools})
+	if _, err := m.Allocate(ipam.Request{Pool: "prod", ContainerID: "p1", IfName: "eth0"}); !errors.Is(err, ipam.ErrPoolExhausted) {
+		t.Fatalf("no loan: %v, want exhausted", err)
+	}
+	lender, err := m.Allocate(ipam.Request{Pool: "test", ContainerID: "t1", IfName: "eth0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	borrowed, err := m.Allocate(ipam.Request{Pool: "prod", ContainerID: "p1", IfName: "eth0", LendFrom: []string{"test"}, Loan: "sale"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if borrowed.Pool != "test" || borrowed.Domain != "production" || borrowed.Block == lender.Block {
+		t.Fatalf("borrowed %+v, lender %+v: want a test block of its own, serving production", borrowed, lender)
+	}
+	again, _ := m.Allocate(ipam.Request{Pool: "prod", ContainerID: "p2", IfName: "eth0", LendFrom: []string{"test"}, Loan: "sale"})
+	if again.Block != borrowed.Block {
+		t.Errorf("second borrower pod in %s, want the lent block %s", again.Block, borrowed.Block)
+	}
+	more, _ := m.Allocate(ipam.Request{Pool: "test", ContainerID: "t2", IfName: "eth0"})
+	if more.Block == borrowed.Block {
+		t.Errorf("a lender pod got an address in the lent block: %+v", more)
+	}
+	for _, id := range []string{"p1", "p2"} {
+		if _, _, err := m.Release(id, "eth0"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	freed, err := m.ReleaseEmptyBlocksIf(func(b ipam.Block) bool { return b.Domain != "" })
+	if err != nil || len(freed) != 1 || freed[0].CIDR != borrowed.Block || freed[0].Loan != "sale" {
+		t.Fatalf("freed %+v, %v", freed, err)
+	}
+	bs, _ := store.Blocks("test")
+	for _, b := range bs {
+		if b.Domain != "" {
+			t.Errorf("lent block left in the store: %+v", b)
+		}
 	}
 }

@@ -24,6 +24,9 @@ type Block struct {
 	Pool string
 	CIDR netip.Prefix
 	Node string
+	// A lent block: its addresses serve Domain (not its pool's) for Loan.
+	Domain string `json:",omitempty"`
+	Loan   string `json:",omitempty"`
 }
 
 // Allocation is one address held by one attachment (container + interface).
@@ -59,6 +62,10 @@ type Request struct {
 	IfName       string
 	PodNamespace string
 	PodName      string
+	// Under a loan that lends blocks: when Pool runs dry, take a block of
+	// one of these (lender) pools, lent to Pool's domain for Loan.
+	LendFrom []string
+	Loan     string
 }
 
 // Errors callers tell apart. Wrapped with context; test with errors.Is.

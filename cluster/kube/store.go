@@ -50,7 +50,7 @@ func (s *Store) Blocks(pool string) ([]ipam.Block, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ipam.Block{Pool: b.Pool, CIDR: b.CIDR, Node: b.Node})
+		out = append(out, ipam.Block{Pool: b.Pool, CIDR: b.CIDR, Node: b.Node, Domain: b.Domain, Loan: b.Loan})
 	}
 	return out, nil
 }
@@ -65,7 +65,11 @@ func (s *Store) ClaimBlock(b ipam.Block) error {
 	u.SetKind("Block")
 	u.SetName(BlockName(b.Pool, b.CIDR))
 	u.SetLabels(map[string]string{LabelPool: b.Pool, LabelNode: b.Node})
-	if err := unstructured.SetNestedMap(u.Object, map[string]any{"pool": b.Pool, "cidr": b.CIDR.String(), "node": b.Node}, "spec"); err != nil {
+	spec := map[string]any{"pool": b.Pool, "cidr": b.CIDR.String(), "node": b.Node}
+	if b.Domain != "" {
+		spec["domain"], spec["loan"] = b.Domain, b.Loan
+	}
+	if err := unstructured.SetNestedMap(u.Object, spec, "spec"); err != nil {
 		return err
 	}
 	_, err := s.dyn.Resource(BlocksResource).Create(ctx, u, metav1.CreateOptions{})

@@ -56,9 +56,11 @@ type Pool struct {
 
 // Block is a Block object's content.
 type Block struct {
-	Pool string
-	CIDR netip.Prefix
-	Node string
+	Pool   string
+	CIDR   netip.Prefix
+	Node   string
+	Domain string // set on a block lent to another domain for a loan
+	Loan   string
 }
 
 // Node is a cluster node as Cane needs it.
@@ -78,6 +80,7 @@ type Loan struct {
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 	PodsPerNode  int               `json:"podsPerNode,omitempty"`
 	Percent      int               `json:"percent,omitempty"`
+	LendBlocks   bool              `json:"lendBlocks,omitempty"`
 	Start        time.Time         `json:"start"`
 	End          time.Time         `json:"end"`
 }
@@ -123,9 +126,11 @@ type poolSpec struct {
 }
 
 type blockSpec struct {
-	Pool string `json:"pool"`
-	CIDR string `json:"cidr"`
-	Node string `json:"node"`
+	Pool   string `json:"pool"`
+	CIDR   string `json:"cidr"`
+	Node   string `json:"node"`
+	Domain string `json:"domain,omitempty"`
+	Loan   string `json:"loan,omitempty"`
 }
 
 func (s poolSpec) pool(name string) (Pool, error) {
@@ -149,5 +154,5 @@ func (s blockSpec) block() (Block, error) {
 	if err != nil {
 		return Block{}, fmt.Errorf("block cidr: %w", err)
 	}
-	return Block{Pool: s.Pool, CIDR: cidr, Node: s.Node}, nil
+	return Block{Pool: s.Pool, CIDR: cidr, Node: s.Node, Domain: s.Domain, Loan: s.Loan}, nil
 }

@@ -68,6 +68,7 @@ func borrowCmd(o *opts) *cobra.Command {
 	f.StringToStringVar(&l.NodeSelector, "node-selector", nil, "lent nodes by labels")
 	f.IntVar(&l.PodsPerNode, "pods-per-node", 0, "borrower pods allowed per lent node")
 	f.IntVar(&l.Percent, "percent", 0, "borrower pods allowed per lent node, as % of its pod capacity")
+	f.BoolVar(&l.LendBlocks, "lend-blocks", false, "when the borrower's pools run dry, lend whole blocks of the lenders' pools")
 	f.StringVar(&start, "start", "", "start (RFC 3339; default now)")
 	f.DurationVar(&window, "for", 0, "length of the window")
 	return cmd

@@ -107,8 +107,12 @@ func poolsTable(w *tabwriter.Writer, ps []api.Pool) {
 }
 
 func blocksTable(w *tabwriter.Writer, bs []api.Block) {
-	fmt.Fprintln(w, "BLOCK\tPOOL\tDOMAIN\tUSED")
+	fmt.Fprintln(w, "BLOCK\tPOOL\tDOMAIN\tUSED\tLENT")
 	for _, b := range bs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\n", b.CIDR, b.Pool, b.Domain, b.Used, b.Size)
+		lent := "-"
+		if b.LentTo != "" {
+			lent = "to " + b.LentTo + " for loan " + b.Loan
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%d/%d\t%s\n", b.CIDR, b.Pool, b.Domain, b.Used, b.Size, lent)
 	}
 }
