@@ -11,7 +11,7 @@ func TestLentBlockFlows(t *testing.T) {
 	mac, _ := net.ParseMAC("0a:58:00:00:00:01")
 	n := Node{
 		GatewayMAC: mac, Overlay: true,
-		Domains:    []Domain{{Name: "production", VNI: 100, Peers: []string{"shared"}}, {Name: "test", VNI: 200}, {Name: "shared", VNI: 300}},
+		Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"shared"}}, {Name: "test", VNI: 200}, {Name: "shared", VNI: 300}},
 		Pools: []Pool{
 			{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.0.0/24"), Gateway: netip.MustParseAddr("198.19.0.1")},
 			{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/24"), Gateway: netip.MustParseAddr("198.19.1.1")},
