@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -105,6 +106,11 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		d.loanMu.Lock() // admission and the attachment it admits, one at a time
 		defer d.loanMu.Unlock()
 		l, err := ipam.Admit(v.Loans, poolDomain(v, pool), d.cfg.Node, v.Labels, v.MaxPods, d.borrowed(), time.Now())
+		if errors.Is(err, ipam.ErrNotLent) {
+			if gone := d.deletedLoans(v); len(gone) > 0 {
+				err = fmt.Errorf("%w (loan %s was deleted; its pods here are draining)", err, strings.Join(gone, ", "))
+			}
+		}
 		if err != nil {
 			return nil, loanError(pool, d.cfg.Node, err)
 		}

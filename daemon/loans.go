@@ -25,6 +25,23 @@ func (d *Daemon) borrowed() map[string]int {
 	return n
 }
 
+// deletedLoans names loans that borrower pods here run under but that
+// are gone from the cluster.
+func (d *Daemon) deletedLoans(v *view) []string {
+	known := map[string]bool{}
+	for _, l := range v.Loans {
+		known[l.Name] = true
+	}
+	var gone []string
+	for name := range d.borrowed() {
+		if !known[name] {
+			gone = append(gone, name)
+		}
+	}
+	sort.Strings(gone)
+	return gone
+}
+
 // Loans is every loan, with what it means on this node.
 func (d *Daemon) Loans() []api.Loan {
 	v := d.view.Load()

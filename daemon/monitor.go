@@ -162,6 +162,10 @@ func (d *Daemon) report() monitor.Report {
 			r.Loans = append(r.Loans, monitor.LoanUsage{Loan: l.Name, Phase: l.Phase, Pods: len(l.Pods)})
 		}
 	}
+	n := d.borrowed()
+	for _, name := range d.deletedLoans(d.view.Load()) {
+		r.Loans = append(r.Loans, monitor.LoanUsage{Loan: name, Phase: "Deleted", Pods: n[name]})
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if installed, err := d.of.Dump(ctx, d.cfg.Bridge, ""); err == nil {

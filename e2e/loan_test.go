@@ -15,6 +15,7 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/e2e/testbed"
+	"github.com/cane-cni/cane/flows"
 )
 
 // saleNightObjects: production, test and preview each on their own nodes.
@@ -171,11 +172,29 @@ func TestSaleNight(t *testing.T) {
 			[2]*testbed.Pod{borrowers[0], testA}, [2]*testbed.Pod{borrowers[2], previewA}, // same node
 			[2]*testbed.Pod{borrowers[0], previewA}, [2]*testbed.Pod{borrowers[3], testA}, // across nodes
 			[2]*testbed.Pod{prodA, testA}, [2]*testbed.Pod{testA, previewA})
+		// A borrower pod forging a test pod's address gets nowhere.
+		spoofBefore, _ := testNode.Drops(c, flows.ReasonSpoof)
+		forged := testbed.Frame{SrcMAC: borrowers[0].MAC, DstMAC: testA.MAC}.UDP(testA.IP, testA.IP, 9, 9, []byte("spoof"))
+		if err := testbed.SendFrame(borrowers[0].NS, "eth0", forged, forged); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, 5*time.Second, "both forged frames counted as spoof drops (datapath stats lag)", func() bool {
+			after, _ := testNode.Drops(c, flows.ReasonSpoof)
+			return after >= spoofBefore+2
+		})
 		var ls []api.Loan
 		canectlJSON(t, testNode, &ls, "loans")
 		if len(ls) != 1 || ls[0].Phase != "Active" || !ls[0].LendsHere || ls[0].Limit != 2 || len(ls[0].Pods) != 2 {
 			t.Errorf("canectl loans on node2: %+v", ls)
 		}
+		end := ls[0].End
+		if out, code := canectl(t, prodNode, "return", "sale", "--extend", "2h"); code != 0 {
+			t.Fatalf("extend: %s", out)
+		}
+		waitUntil(t, 10*time.Second, "the extension reaches node2", func() bool {
+			canectlJSON(t, testNode, &ls, "loans")
+			return len(ls) == 1 && ls[0].End.Equal(end.Add(2*time.Hour)) && ls[0].Phase == "Active"
+		})
 	})
 
 	t.Run("after: refused by name, running pods drain, blocks return", func(t *testing.T) {
