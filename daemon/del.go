@@ -25,9 +25,7 @@ func (d *Daemon) del(ctx context.Context, req api.CNIRequest) *types.Error {
 		return e
 	}
 	defer unlock()
-	d.mu.Lock()
-	a := d.attachments[ipam.Handle(req.ContainerID, req.IfName)]
-	d.mu.Unlock()
+	a := d.attachment(req.ContainerID, req.IfName)
 	if err := d.detach(ctx, db, req.ContainerID, req.IfName, req.Netns); err != nil {
 		return cniError("delete attachment", err)
 	}
@@ -85,9 +83,7 @@ func (d *Daemon) check(ctx context.Context, req api.CNIRequest) *types.Error {
 		return e
 	}
 	defer unlock()
-	d.mu.Lock()
-	a := d.attachments[ipam.Handle(req.ContainerID, req.IfName)]
-	d.mu.Unlock()
+	a := d.attachment(req.ContainerID, req.IfName)
 	if a == nil {
 		return types.NewError(types.ErrUnknownContainer, "no attachment for this container", req.ContainerID+"/"+req.IfName)
 	}
@@ -111,4 +107,11 @@ func (d *Daemon) check(ctx context.Context, req api.CNIRequest) *types.Error {
 		return cniError("check pod flows", ovsErr(fmt.Errorf("%d of the pod's %d flows installed", len(installed), want)))
 	}
 	return nil
+}
+
+// attachment is the container interface's attachment, nil if none.
+func (d *Daemon) attachment(containerID, ifName string) *attachment {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.attachments[ipam.Handle(containerID, ifName)]
 }

@@ -79,13 +79,18 @@ func (d *Daemon) Borrow(ctx context.Context, l api.Loan) error {
 	if d.watcher == nil {
 		return fmt.Errorf("loans live in the cluster; this caned runs without a kubeconfig")
 	}
-	il := ipam.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
+	kl := kube.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
 		PodsPerNode: l.PodsPerNode, Percent: l.Percent, LendBlocks: l.LendBlocks, Start: l.Start, End: l.End}
-	if err := il.Validate(); err != nil {
+	if err := ipamLoan(kl).Validate(); err != nil {
 		return fmt.Errorf("loan %s: %w", l.Name, err)
 	}
-	return d.watcher.CreateLoan(ctx, kube.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
-		PodsPerNode: l.PodsPerNode, Percent: l.Percent, LendBlocks: l.LendBlocks, Start: l.Start, End: l.End})
+	return d.watcher.CreateLoan(ctx, kl)
+}
+
+// ipamLoan is a Loan object as IPAM decides with it.
+func ipamLoan(l kube.Loan) ipam.Loan {
+	return ipam.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
+		PodsPerNode: l.PodsPerNode, Percent: l.Percent, LendBlocks: l.LendBlocks, Start: l.Start, End: l.End}
 }
 
 // Return ends a loan now (or moves its end to at: later extends it).

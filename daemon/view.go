@@ -57,8 +57,7 @@ func kubeView(kv kube.View, self string) (*view, []string) {
 	}
 	v.Labels = selfLabels
 	for _, l := range kv.Loans {
-		il := ipam.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
-			PodsPerNode: l.PodsPerNode, Percent: l.Percent, LendBlocks: l.LendBlocks, Start: l.Start, End: l.End}
+		il := ipamLoan(l)
 		err := il.Validate()
 		if err == nil && !names[l.Borrower] {
 			err = fmt.Errorf("unknown borrower domain %q", l.Borrower)

@@ -74,6 +74,25 @@ func cniCode(err error) uint {
 	return 0
 }
 
+// addWhenAdmitted retries ADD until the node admits the pod (a new loan
+// reaches it), and says how long that took.
+func addWhenAdmitted(t *testing.T, tb *testbed.Testbed, node *testbed.Node, name, pool string) (*testbed.Pod, time.Duration) {
+	t.Helper()
+	var pod *testbed.Pod
+	took := waitUntil(t, 10*time.Second, name+" admitted on "+node.Name, func() bool {
+		p, err := tb.NewPod(node, name, pool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tb.Add(ctx(t), p) == nil {
+			pod = p
+			return true
+		}
+		return false
+	})
+	return pod, took
+}
+
 // TestSaleNight: production borrows 35% of the test and preview nodes for
 // a sale. Before, during and after, every pair of domains stays sealed,
 // on one node and across nodes; during, production pods on the lent nodes
@@ -139,18 +158,7 @@ func TestSaleNight(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("borrow: %s", out)
 		}
-		var first *testbed.Pod
-		took := waitUntil(t, 10*time.Second, "first borrower pod on a lent node", func() bool {
-			p, err := tb.NewPod(testNode, "shop/sale-1", "prod")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tb.Add(c, p) == nil {
-				first = p
-				return true
-			}
-			return false
-		})
+		first, took := addWhenAdmitted(t, tb, testNode, "shop/sale-1", "prod")
 		t.Logf("loan start -> first borrower pod running on a lent node: %s (%s after the borrow command)", took.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 		borrowers = append(borrowers, first,
 			mustAddPod(t, tb, c, testNode, "shop/sale-2", "prod"),
@@ -302,18 +310,7 @@ func TestLoanLendsBlocks(t *testing.T) {
 		"--pods-per-node", "3", "--lend-blocks", "--for", "1h"); code != 0 {
 		t.Fatalf("borrow: %s", out)
 	}
-	var borrower *testbed.Pod
-	waitUntil(t, 10*time.Second, "a borrower pod in a lent block", func() bool {
-		p, err := tb.NewPod(testNode, "shop/flash-1", "prod-small")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tb.Add(c, p) == nil {
-			borrower = p
-			return true
-		}
-		return false
-	})
+	borrower, _ := addWhenAdmitted(t, tb, testNode, "shop/flash-1", "prod-small")
 	lent := netip.PrefixFrom(borrower.IP, 28).Masked()
 	if !netip.MustParsePrefix("198.19.1.0/24").Contains(borrower.IP) || lent.Contains(testA.IP) {
 		t.Fatalf("borrower got %s (block %s), test pod %s: want a test block of its own", borrower.IP, lent, testA.IP)
