@@ -7,7 +7,7 @@ export PATH := $(PATH):/usr/local/go/bin
 # (kubectl too when the machine has none: Debian's is too old).
 K8S_BINS := kube-apiserver $(if $(shell command -v kubectl),,kubectl)
 
-.PHONY: all build deps test unit e2e demo demo-down fuzz clean
+.PHONY: all build deps test unit e2e demo demo-down fuzz bench clean
 
 all: build
 
@@ -45,6 +45,13 @@ demo: deps build
 
 demo-down:
 	@if [ -f $(PIDFILE) ]; then kill -TERM $$(cat $(PIDFILE)) && echo "sandbox stopping"; else echo "no sandbox running"; fi
+
+# Cane against the reference bridge + host-local plugins (built from the
+# module cache at the pinned containernetworking/plugins version), one run.
+bench: deps build
+	GOBIN=$(BIN) $(GO) install github.com/containernetworking/plugins/plugins/main/bridge@v1.9.1 github.com/containernetworking/plugins/plugins/ipam/host-local@v1.9.1
+	$(GO) build -o $(BIN)/bench ./e2e/bench
+	$(BIN)/bench -bin $(BIN) -json $(CURDIR)/bench.json
 
 clean:
 	rm -rf $(BIN) .cache

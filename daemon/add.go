@@ -132,6 +132,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	}()
 	bg := context.WithoutCancel(ctx)
 
+	steps := newStepTimer()
 	alloc, err := d.ipam.Allocate(ipam.Request{Pool: pool, ContainerID: req.ContainerID, IfName: req.IfName, PodNamespace: args.PodNamespace, PodName: args.PodName,
 		LendFrom: lendFrom, Loan: loan})
 	if err != nil {
@@ -146,6 +147,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		}
 	}
 	undo = append(undo, func() { _, _, _ = d.ipam.Release(req.ContainerID, req.IfName) })
+	steps.mark("allocated")
 	crashPoint("add:allocated")
 	p, _ := d.ipam.Pool(alloc.Pool)
 
@@ -165,6 +167,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		return nil, cniError("set up pod interface", err)
 	}
 	undo = append(undo, func() { _ = podnet.Teardown(pc) })
+	steps.mark("veth")
 	crashPoint("add:veth")
 
 	want := d.nextOFPort()
@@ -187,6 +190,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		d.mu.Unlock()
 	}
 	undo = append(undo, func() { _ = db.DeletePort(bg, d.cfg.Bridge, link.HostIfName); d.freeOFPort(ofport) })
+	steps.mark("port")
 	crashPoint("add:port")
 
 	att := &attachment{alloc: alloc, port: link.HostIfName, ofport: ofport, mac: pc.MAC, netns: req.Netns, network: nc.Name, loan: loan}
@@ -195,12 +199,13 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
 		return nil, cniError("install pod flows", ovsErr(err))
 	}
+	steps.mark("flows")
 	crashPoint("add:flows")
 	d.mu.Lock()
 	d.attachments[h] = att
 	d.mu.Unlock()
 	undo = nil
-	d.log.Info("added", "container", req.ContainerID, "ifname", req.IfName, "pod", args.PodNamespace+"/"+args.PodName, "ip", alloc.IP, "domain", alloc.Domain, "ofport", ofport, "loan", loan)
+	d.log.Info("added", "container", req.ContainerID, "ifname", req.IfName, "pod", args.PodNamespace+"/"+args.PodName, "ip", alloc.IP, "domain", alloc.Domain, "ofport", ofport, "loan", loan, "took", steps.String())
 	return d.result(nc, att)
 }
 

@@ -178,6 +178,14 @@ func (n *Node) stopCaned(sig syscall.Signal) error {
 	return nil
 }
 
+// CanedPID is the PID of the caned this node started, 0 if none.
+func (n *Node) CanedPID() int {
+	if n.caned == nil || n.caned.Process == nil {
+		return 0
+	}
+	return n.caned.Process.Pid
+}
+
 // CanedExited waits briefly for the caned this node started to end and
 // reports whether it did (a crash point fired).
 func (n *Node) CanedExited() bool {
