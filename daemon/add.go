@@ -196,7 +196,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	att := &attachment{alloc: alloc, port: link.HostIfName, ofport: ofport, mac: pc.MAC, netns: req.Netns, network: nc.Name, loan: loan}
 	var b ovs.Bundle
 	b.Add(flows.WithRound(flows.PodFlows(d.flowPod(att)), uint16(d.round.Load()))...)
-	if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
+	if err := d.podFlows.Apply(ctx, &b); err != nil {
 		return nil, cniError("install pod flows", ovsErr(err))
 	}
 	steps.mark("flows")

@@ -63,6 +63,8 @@ type Daemon struct {
 	store  *local.Store
 	ipam   *ipam.IPAM
 	of     *ovs.OpenFlow
+	// podFlows applies the flows of concurrent ADDs in one bundle.
+	podFlows *ovs.Batcher
 
 	db       atomic.Pointer[ovs.DB]
 	ready    atomic.Bool
@@ -127,6 +129,7 @@ func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 		of:          &ovs.OpenFlow{RunDir: cfg.OVSRunDir},
 		attachments: map[string]*attachment{}, ofports: map[int]bool{},
 	}
+	d.podFlows = &ovs.Batcher{OF: d.of, Bridge: cfg.Bridge}
 	d.view.Store(v)
 	d.notReady.Store("starting")
 	d.metrics = monitor.NewMetrics(d.report)

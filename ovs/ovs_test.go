@@ -2,9 +2,11 @@ package ovs_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -206,5 +208,37 @@ func TestRoundReplace(t *testing.T) {
 		if f.Cookie.Round() != 2 {
 			t.Fatalf("flow of round %d left: %s", f.Cookie.Round(), f)
 		}
+	}
+}
+
+// TestBatcher: concurrent bundles land together; a bad one fails alone.
+func TestBatcher(t *testing.T) {
+	o, c := newBridge(t)
+	bt := &ovs.Batcher{OF: o.OpenFlow(), Bridge: "br-int"}
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f := flows.Flow{Table: flows.Forward, Priority: 200, Cookie: flows.NewCookie(0, flows.KindPod, 0, uint32(100+i)),
+				Match: fmt.Sprintf("ip,nw_dst=198.19.0.%d", 10+i), Actions: "drop"}
+			if i == 7 {
+				f.Actions = "no_such_action"
+			}
+			var b ovs.Bundle
+			b.Add(f)
+			errs[i] = bt.Apply(c, &b)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (err != nil) != (i == 7) {
+			t.Errorf("bundle %d: %v", i, err)
+		}
+	}
+	fs, err := o.OpenFlow().Dump(c, "br-int", flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff<<40))
+	if err != nil || len(fs) != 19 {
+		t.Fatalf("%d flows installed, want 19 (%v)", len(fs), err)
 	}
 }
