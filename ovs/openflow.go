@@ -80,11 +80,30 @@ func (o *OpenFlow) Apply(ctx context.Context, bridge string, b *Bundle) error {
 	if len(b.lines) == 0 {
 		return nil
 	}
+	if mods, ok := encodeAll(b.lines); ok {
+		if err := o.applyNative(ctx, bridge, mods); err != nil {
+			return fmt.Errorf("apply %d flow mods to %s: %w", len(b.lines), bridge, err)
+		}
+		return nil
+	}
 	in := []byte(strings.Join(b.lines, "\n") + "\n")
 	if _, err := o.run(ctx, in, "--bundle", "add-flows", o.target(bridge), "-"); err != nil {
 		return fmt.Errorf("apply %d flow mods to %s: %w", len(b.lines), bridge, err)
 	}
 	return nil
+}
+
+// encodeAll encodes every line natively, or says it cannot.
+func encodeAll(lines []string) ([][]byte, bool) {
+	mods := make([][]byte, 0, len(lines))
+	for _, l := range lines {
+		m, ok := encodeLine(l)
+		if !ok {
+			return nil, false
+		}
+		mods = append(mods, m)
+	}
+	return mods, true
 }
 
 // FlowStats is an installed flow with its counters.
