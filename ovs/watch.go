@@ -20,8 +20,8 @@ const (
 // Watch holds an OpenFlow connection to the bridge's management socket
 // for as long as vswitchd serves it, and returns a channel that is closed
 // when the connection ends: vswitchd stopped or restarted, and with it
-// every flow is gone. It only says hello and answers echo requests; flows
-// still go through ovs-ofctl. Stops with ctx.
+// every flow is gone. It only says hello and answers echo requests. Stops
+// with ctx.
 func (o *OpenFlow) Watch(ctx context.Context, bridge string) (<-chan struct{}, error) {
 	path := filepath.Join(o.RunDir, bridge+".mgmt")
 	conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "unix", path)
