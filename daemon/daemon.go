@@ -89,9 +89,9 @@ type Daemon struct {
 	attachments map[string]*attachment // by ipam handle
 	ofports     map[int]bool
 
-	loanMu     sync.Mutex        // borrower admission
-	tendMu     sync.Mutex        // one tendLoans at a time
-	reported   map[string]string // loan -> last status line written, to write only changes
+	loanMu     sync.Mutex                 // borrower admission
+	tendMu     sync.Mutex                 // one tendLoans at a time
+	reported   map[string]kube.LoanReport // loan -> last status line written, to write only changes
 	metrics    *monitor.Metrics
 	monMu      sync.Mutex
 	lastLook   *monitor.Snapshot // the monitor's last look, nil before the first

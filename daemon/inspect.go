@@ -49,13 +49,14 @@ func (d *Daemon) Flows(ctx context.Context, table, pod string) ([]api.Flow, erro
 		return nil, err
 	}
 	out := []api.Flow{}
+	owner := d.owners()
 	for _, f := range installed {
 		if want != nil && f.Table != *want {
 			continue
 		}
 		out = append(out, api.Flow{
 			Table: uint8(f.Table), TableName: f.Table.String(), Priority: f.Priority, Match: f.Match, Actions: f.Actions,
-			Cookie: f.Cookie.String(), Kind: kindName(f.Cookie.Kind()), Reason: reasonOf(f.Cookie), Owner: d.owner(f.Cookie),
+			Cookie: f.Cookie.String(), Kind: kindName(f.Cookie.Kind()), Reason: reasonOf(f.Cookie), Owner: owner(f.Cookie),
 			Packets: f.Packets, Bytes: f.Bytes,
 		})
 	}
@@ -74,27 +75,35 @@ func reasonOf(c flows.Cookie) string {
 }
 
 // owner names what a flow belongs to: a pod or a remote node.
-func (d *Daemon) owner(c flows.Cookie) string {
-	switch c.Kind() {
-	case flows.KindPod:
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		for _, a := range d.attachments {
-			if uint32(a.ofport) == c.Object() {
-				return podName(a.alloc)
-			}
-		}
-		return fmt.Sprintf("ofport %d (no pod)", c.Object())
-	case flows.KindNode:
-		vtep := netip.AddrFrom4([4]byte{byte(c.Object() >> 24), byte(c.Object() >> 16), byte(c.Object() >> 8), byte(c.Object())})
-		for _, r := range d.view.Load().Remotes {
-			if r.VTEP == vtep {
-				return "node " + r.Name + " (" + vtep.String() + ")"
-			}
-		}
-		return "node at " + vtep.String()
+func (d *Daemon) owner(c flows.Cookie) string { return d.owners()(c) }
+
+// owners is owner for many flows: the pods are looked up once.
+func (d *Daemon) owners() func(flows.Cookie) string {
+	pods := map[uint32]string{}
+	d.mu.Lock()
+	for _, a := range d.attachments {
+		pods[uint32(a.ofport)] = podName(a.alloc)
 	}
-	return ""
+	d.mu.Unlock()
+	remotes := d.view.Load().Remotes
+	return func(c flows.Cookie) string {
+		switch c.Kind() {
+		case flows.KindPod:
+			if name, ok := pods[c.Object()]; ok {
+				return name
+			}
+			return fmt.Sprintf("ofport %d (no pod)", c.Object())
+		case flows.KindNode:
+			vtep := netip.AddrFrom4([4]byte{byte(c.Object() >> 24), byte(c.Object() >> 16), byte(c.Object() >> 8), byte(c.Object())})
+			for _, r := range remotes {
+				if r.VTEP == vtep {
+					return "node " + r.Name + " (" + vtep.String() + ")"
+				}
+			}
+			return "node at " + vtep.String()
+		}
+		return ""
+	}
 }
 
 // podName is "namespace/name", else the container ID.

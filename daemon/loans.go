@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -121,10 +121,6 @@ func (d *Daemon) tendLoans(ctx context.Context) {
 			active[l.Borrower], active["loan/"+l.Name] = true, true
 		}
 	}
-	domainOf := map[string]string{}
-	for _, p := range v.Pools {
-		domainOf[p.Name] = p.Domain
-	}
 	// Blocks that go back once empty: the borrower's own blocks here (of a
 	// pool this node may not use by itself) with no active loan for its
 	// domain, and lent blocks whose loan is no longer active.
@@ -132,7 +128,7 @@ func (d *Daemon) tendLoans(ctx context.Context) {
 		if b.Domain != "" {
 			return !active["loan/"+b.Loan]
 		}
-		return !v.Usable[b.Pool] && !active[domainOf[b.Pool]]
+		return !v.Usable[b.Pool] && !active[poolDomain(v, b.Pool)]
 	})
 	if err != nil {
 		d.log.Warn("loans: give back empty blocks", "err", err)
@@ -146,21 +142,22 @@ func (d *Daemon) tendLoans(ctx context.Context) {
 		}
 	}
 	if d.reported == nil {
-		d.reported = map[string]string{}
+		d.reported = map[string]kube.LoanReport{}
 	}
+	held := d.ipam.Blocks()
 	for _, l := range v.Loans {
 		if !l.Lends(d.cfg.Node, v.Labels) {
 			continue
 		}
 		phase := l.Phase(now)
 		r := kube.LoanReport{Phase: string(phase), Limit: l.Limit(v.MaxPods), Pods: pods[l.Name], Draining: phase == ipam.LoanEnded && len(pods[l.Name]) > 0}
-		for _, b := range d.ipam.Blocks() {
-			if (!v.Usable[b.Pool] && domainOf[b.Pool] == l.Borrower) || b.Loan == l.Name {
+		for _, b := range held {
+			if (!v.Usable[b.Pool] && poolDomain(v, b.Pool) == l.Borrower) || b.Loan == l.Name {
 				r.Blocks = append(r.Blocks, b.CIDR.String())
 			}
 		}
-		key, _ := json.Marshal(r)
-		if d.reported[l.Name] == string(key) {
+		last, reported := d.reported[l.Name]
+		if reported && sameReport(last, r) {
 			continue
 		}
 		r.Updated = now.UTC().Truncate(time.Second)
@@ -168,19 +165,19 @@ func (d *Daemon) tendLoans(ctx context.Context) {
 			d.log.Warn("loans: report", "loan", l.Name, "err", err)
 			continue
 		}
-		if r.Draining && (d.reported[l.Name] == "" || !wasDraining(d.reported[l.Name])) {
+		if r.Draining && !last.Draining {
 			msg := fmt.Sprintf("loan ended on node %s with %d borrower pods still running: drain %v", d.cfg.Node, len(r.Pods), r.Pods)
 			d.log.Warn("loan ended: drain borrower pods", "loan", l.Name, "pods", r.Pods)
 			if err := d.watcher.LoanEvent(ctx, l.Name, d.cfg.Node, "Draining", msg); err != nil {
 				d.log.Warn("loans: event", "loan", l.Name, "err", err)
 			}
 		}
-		d.reported[l.Name] = string(key)
+		d.reported[l.Name] = r
 	}
 }
 
-func wasDraining(report string) bool {
-	var r kube.LoanReport
-	_ = json.Unmarshal([]byte(report), &r)
-	return r.Draining
+// sameReport: nothing to write again (the time it was written aside).
+func sameReport(a, b kube.LoanReport) bool {
+	return a.Phase == b.Phase && a.Limit == b.Limit && a.Draining == b.Draining &&
+		slices.Equal(a.Pods, b.Pods) && slices.Equal(a.Blocks, b.Blocks)
 }

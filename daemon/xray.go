@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -56,7 +55,7 @@ func (d *Daemon) XRay(ctx context.Context) api.XRay {
 	check("node ports", d.checkNodePorts(ports), "tunnel and uplink as configured")
 	check("ports match pods", checkPodPorts(ports, atts, d.cfg.Bridge), fmt.Sprintf("%d pod ports, each with its pod", len(atts)))
 	check("flows match desired", d.checkFlows(ctx, flows.WithRound(desired.All(), uint16(d.round.Load()))), fmt.Sprintf("%d flows as desired", len(installed)))
-	check("addresses match pods", d.checkAddresses(atts), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
+	check("addresses match pods", d.checkAddresses(), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
 	check("blocks match the cluster", d.checkBlocks(), fmt.Sprintf("%d blocks, each a Block object of this node", len(d.ipam.Blocks())))
 	check("veths and MTU", d.checkVeths(atts), fmt.Sprintf("every pod veth present, MTU %d", d.mtu.Load()))
 	check("MAC tables and UDP drops", d.checkCounters(ctx), fmt.Sprintf("no MAC table %.0f%% full, nothing evicted or dropped since the monitor's last look", d.cfg.MACTableAlert))
@@ -146,15 +145,12 @@ func (d *Daemon) checkFlows(ctx context.Context, desired []flows.Flow) []string 
 	return p
 }
 
-func (d *Daemon) checkAddresses(atts map[string]*attachment) []string {
+// checkAddresses reports every leak (see Leaks): an address no pod on the
+// node holds, or a pod whose netns is gone.
+func (d *Daemon) checkAddresses() []string {
 	var p []string
-	for _, a := range d.ipam.List() {
-		att, ok := atts[a.Handle()]
-		p = append(p, problem(!ok, "leaked address %s: allocated to %s (%s) with no pod on the node", a.IP, a.ContainerID, podName(a))...)
-		if ok && att.netns != "" {
-			_, err := os.Stat(att.netns)
-			p = append(p, problem(err != nil, "leaked pod %s (%s): its netns %s is gone, no DEL came", podName(a), a.IP, att.netns)...)
-		}
+	for _, l := range d.Leaks() {
+		p = append(p, fmt.Sprintf("leaked address %s of %s (container %s): %s", l.IP, l.Pod, l.ContainerID, l.Why))
 	}
 	return p
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -277,38 +276,24 @@ func (o *OpenFlow) applyNative(ctx context.Context, bridge string, mods [][]byte
 // xid (for a bundle control message: a commit reply), answering echo
 // requests; an OpenFlow error ends it.
 func readUntil(conn net.Conn, bridge string, typ byte, xid uint32) error {
-	head := make([]byte, 8)
 	for {
-		if _, err := io.ReadFull(conn, head); err != nil {
+		m, err := readOF(conn)
+		if err != nil {
 			return fmt.Errorf("bundle to %s: %w", bridge, err)
 		}
-		n := int(binary.BigEndian.Uint16(head[2:]))
-		if n < 8 {
-			return fmt.Errorf("bundle to %s: bad message length %d", bridge, n)
-		}
-		body := make([]byte, n-8)
-		if _, err := io.ReadFull(conn, body); err != nil {
-			return fmt.Errorf("bundle to %s: %w", bridge, err)
-		}
-		got := binary.BigEndian.Uint32(head[4:])
-		switch head[1] {
+		switch m.typ {
 		case ofptHello:
-			if head[0] < ofVersion15 {
-				return fmt.Errorf("bundle to %s: the switch speaks OpenFlow version %d, not 1.5", bridge, head[0])
+			if m.version < ofVersion15 {
+				return fmt.Errorf("bundle to %s: the switch speaks OpenFlow version %d, not 1.5", bridge, m.version)
 			}
-		case ofptEchoRequest:
-			_, _ = conn.Write(append(ofHeader(head[0], ofptEchoReply, uint16(n), got), body...))
 		case ofptError:
 			var et, code uint16
-			if len(body) >= 4 {
-				et, code = binary.BigEndian.Uint16(body), binary.BigEndian.Uint16(body[2:])
+			if len(m.body) >= 4 {
+				et, code = binary.BigEndian.Uint16(m.body), binary.BigEndian.Uint16(m.body[2:])
 			}
-			return fmt.Errorf("bundle to %s: OpenFlow error type %d code %d on message %d", bridge, et, code, got)
+			return fmt.Errorf("bundle to %s: OpenFlow error type %d code %d on message %d", bridge, et, code, m.xid)
 		case typ:
-			if got != xid {
-				continue
-			}
-			if typ != ofptBundleControl || (len(body) >= 6 && binary.BigEndian.Uint16(body[4:]) == bundleCommitReply) {
+			if m.xid == xid && (typ != ofptBundleControl || (len(m.body) >= 6 && binary.BigEndian.Uint16(m.body[4:]) == bundleCommitReply)) {
 				return nil
 			}
 		}

@@ -42,28 +42,45 @@ func (o *OpenFlow) Watch(ctx context.Context, bridge string) (<-chan struct{}, e
 	go func() {
 		defer close(gone)
 		defer conn.Close()
-		head := make([]byte, 8)
 		for {
-			if _, err := io.ReadFull(conn, head); err != nil {
+			if _, err := readOF(conn); err != nil {
 				return
-			}
-			n := int(binary.BigEndian.Uint16(head[2:]))
-			if n < 8 {
-				return
-			}
-			body := make([]byte, n-8)
-			if _, err := io.ReadFull(conn, body); err != nil {
-				return
-			}
-			if head[1] == ofptEchoRequest {
-				reply := append(ofHeader(head[0], ofptEchoReply, uint16(n), binary.BigEndian.Uint32(head[4:])), body...)
-				if _, err := conn.Write(reply); err != nil {
-					return
-				}
 			}
 		}
 	}()
 	return gone, nil
+}
+
+// ofMsg is one OpenFlow message as read.
+type ofMsg struct {
+	version, typ byte
+	xid          uint32
+	body         []byte
+}
+
+// readOF reads the next OpenFlow message, answering echo requests on the
+// way (a switch drops a connection that stops answering them).
+func readOF(conn net.Conn) (ofMsg, error) {
+	head := make([]byte, 8)
+	for {
+		if _, err := io.ReadFull(conn, head); err != nil {
+			return ofMsg{}, err
+		}
+		n := int(binary.BigEndian.Uint16(head[2:]))
+		if n < 8 {
+			return ofMsg{}, fmt.Errorf("bad OpenFlow message length %d", n)
+		}
+		m := ofMsg{version: head[0], typ: head[1], xid: binary.BigEndian.Uint32(head[4:]), body: make([]byte, n-8)}
+		if _, err := io.ReadFull(conn, m.body); err != nil {
+			return ofMsg{}, err
+		}
+		if m.typ != ofptEchoRequest {
+			return m, nil
+		}
+		if _, err := conn.Write(append(ofHeader(m.version, ofptEchoReply, uint16(n), m.xid), m.body...)); err != nil {
+			return ofMsg{}, err
+		}
+	}
 }
 
 func ofHeader(version, typ byte, length uint16, xid uint32) []byte {
