@@ -72,6 +72,7 @@ type Pod struct {
 	MAC          string     `json:"mac"`
 	Port         string     `json:"port"`   // OVS port / host veth name
 	OFPort       int        `json:"ofport"` // 0 if the port is missing
+	Netns        string     `json:"netns"`  // the pod's netns, as the runtime passed it
 }
 
 // Pool is a pool and how much of it this node uses.

@@ -190,6 +190,9 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		d.mu.Unlock()
 	}
 	undo = append(undo, func() { _ = db.DeletePort(bg, d.cfg.Bridge, link.HostIfName); d.freeOFPort(ofport) })
+	if err := podnet.HostEndUp(d.hostNS, link.HostIfName); err != nil {
+		return nil, cniError("set up pod interface", err)
+	}
 	steps.mark("port")
 	crashPoint("add:port")
 

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/ovs"
+	"github.com/cane-cni/cane/podnet"
 )
 
 // Kubernetes labels and annotations that choose a pod's pool.
@@ -43,6 +45,7 @@ func (d *Daemon) syncLoop(ctx context.Context) {
 		if !d.ready.Load() {
 			continue // the next reconcile installs everything
 		}
+		d.syncHostPort()
 		d.tendLoans(ctx)
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		if err := d.syncFlows(sctx); err != nil {
@@ -94,13 +97,15 @@ const (
 	tunnelPort  = "cane-tun"    // on the bridge: flow-based VXLAN
 	uplinkPort  = "cane-uplink" // on the bridge: patch to the underlay bridge
 	uplinkPeer  = "cane-int"    // on the underlay bridge: patch back
+	hostPort    = "cane-host"   // on the bridge: internal port to the node's own stack
+	hostMAC     = "0a:58:00:00:00:02"
 	vxlanPortNo = "4789"
 )
 
-// ensurePorts adds the tunnel port (multi-node) and the uplink patch pair
-// (VLAN domains) if they are missing. Idempotent.
+// ensurePorts adds the host port, the tunnel port (multi-node) and the
+// uplink patch pair (VLAN domains) if they are missing. Idempotent.
 func (d *Daemon) ensurePorts(ctx context.Context, db *ovs.DB) error {
-	want := []ovs.PortConfig{}
+	want := []ovs.PortConfig{{Bridge: d.cfg.Bridge, Name: hostPort, Type: "internal", OFPortRequest: flows.HostOFPort, MAC: hostMAC}}
 	if d.overlay() {
 		want = append(want, ovs.PortConfig{Bridge: d.cfg.Bridge, Name: tunnelPort, Type: "vxlan", OFPortRequest: flows.TunnelOFPort,
 			Options: map[string]string{"remote_ip": "flow", "key": "flow", "dst_port": vxlanPortNo}})
@@ -132,6 +137,19 @@ func (d *Daemon) ensurePorts(ctx context.Context, db *ovs.DB) error {
 		}
 	}
 	return nil
+}
+
+// syncHostPort routes every pool through the host port, so the node
+// reaches its pods (probes, hostPort DNAT); a failure is logged and tried
+// again with the next change or start.
+func (d *Daemon) syncHostPort() {
+	var cidrs []netip.Prefix
+	for _, p := range d.view.Load().Pools {
+		cidrs = append(cidrs, p.CIDR)
+	}
+	if err := podnet.SetupHostPort(d.hostNS, hostPort, int(d.mtu.Load()), cidrs); err != nil {
+		d.log.Error("host port routes", "err", err)
+	}
 }
 
 // choosePool picks the pod's pool: what the runtime names, else what the

@@ -22,7 +22,7 @@ type Config struct {
 	Socket       string `json:"socket"`       // default api.DefaultSocket
 	State        string `json:"state"`        // bbolt file; default /var/lib/cane/state.db
 	MTU          int    `json:"mtu"`          // pod MTU; 0: the underlay's MTU less VXLAN's 50 bytes
-	Kubeconfig   string `json:"kubeconfig"`   // multi-node: domains, pools, blocks and nodes from this cluster
+	Kubeconfig   string `json:"kubeconfig"`   // multi-node: domains, pools, blocks and nodes from this cluster ("in-cluster": the pod's service account)
 	UplinkBridge string `json:"uplinkBridge"` // underlay bridge for VLAN domains (patched to the bridge)
 	MACTableSize int    `json:"macTableSize"` // set on Cane's bridge and, if unset there, on the uplink bridge
 	// Monitoring: the interval of the monitor's look (seconds, default 10),
@@ -88,6 +88,9 @@ func ParseConfig(data []byte) (Config, error) {
 
 func (c *Config) defaults() {
 	if c.Node == "" {
+		c.Node = os.Getenv("NODE_NAME") // the DaemonSet's downward API
+	}
+	if c.Node == "" {
 		c.Node, _ = os.Hostname()
 	}
 	def := func(s *string, v string) {
@@ -129,8 +132,10 @@ func (c *Config) Validate() error {
 	if c.MonitorSeconds < 0.1 || c.MACTableAlert < 1 || c.MACTableAlert > 100 {
 		return fmt.Errorf("monitorSeconds %g (want >= 0.1) or macTableAlertPercent %g (want 1..100) out of range", c.MonitorSeconds, c.MACTableAlert)
 	}
-	if _, err := net.ParseMAC(c.GatewayMAC); err != nil {
+	if mac, err := net.ParseMAC(c.GatewayMAC); err != nil {
 		return fmt.Errorf("gatewayMAC: %w", err)
+	} else if mac.String() == hostMAC {
+		return fmt.Errorf("gatewayMAC %s is the host port's MAC; choose another", c.GatewayMAC)
 	}
 	if c.Datapath != "" && c.Datapath != "system" && c.Datapath != "netdev" {
 		return fmt.Errorf("datapath %q: want system, netdev or empty (detect)", c.Datapath)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/cane-cni/cane/cluster/kube"
@@ -98,6 +99,17 @@ type Daemon struct {
 	lastAlerts []monitor.Alert
 }
 
+// InCluster as the kubeconfig: caned runs in a pod (the DaemonSet) and
+// uses its service account.
+const InCluster = "in-cluster"
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == InCluster {
+		return rest.InClusterConfig()
+	}
+	return clientcmd.BuildConfigFromFlags("", kubeconfig)
+}
+
 // New opens the state store and IPAM. hostNS is the netns pods' host ends
 // and OVS live in (the current one for a real node).
 func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
@@ -109,7 +121,7 @@ func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 	var istore ipam.Store = store
 	var w *kube.Watcher
 	if cfg.Kubeconfig != "" {
-		rc, err := clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+		rc, err := restConfig(cfg.Kubeconfig)
 		if err == nil {
 			w, err = kube.NewWatcher(rc)
 		}
@@ -241,6 +253,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		return err
 	}
 	d.mtu.Store(int32(d.detectMTU()))
+	d.syncHostPort()
 	return d.reconcile(cctx, db)
 }
 

@@ -112,11 +112,14 @@ func (n *node) flowCount(sel string) int {
 	return len(fs)
 }
 
+// ports are the pod ports on the bridge (not the host port).
 func (n *node) ports() []string {
 	ps, _ := n.d.db.Load().Ports(context.Background(), "br-int")
 	var names []string
 	for _, p := range ps {
-		names = append(names, p.Name)
+		if p.ExternalIDs[idContainer] != "" {
+			names = append(names, p.Name)
+		}
 	}
 	return names
 }

@@ -139,6 +139,6 @@ func (v *view) domainOf(ip netip.Addr) string {
 func (d *Daemon) apiPod(a *attachment) api.Pod {
 	return api.Pod{
 		ContainerID: a.alloc.ContainerID, IfName: a.alloc.IfName, PodNamespace: a.alloc.PodNamespace, PodName: a.alloc.PodName,
-		Pool: a.alloc.Pool, Domain: a.alloc.Domain, IP: a.alloc.IP, MAC: a.mac.String(), Port: a.port, OFPort: a.ofport,
+		Pool: a.alloc.Pool, Domain: a.alloc.Domain, IP: a.alloc.IP, MAC: a.mac.String(), Port: a.port, OFPort: a.ofport, Netns: a.netns,
 	}
 }

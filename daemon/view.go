@@ -152,7 +152,8 @@ func (v *view) ipamPools() []ipam.Pool {
 // flowNode is the node's desired pipeline without pods.
 func (v *view) flowNode(gatewayMAC string, overlay, uplink bool) flows.Node {
 	mac, _ := net.ParseMAC(gatewayMAC)
-	n := flows.Node{GatewayMAC: mac, Overlay: overlay, Uplink: uplink, Remotes: v.Remotes}
+	hmac, _ := net.ParseMAC(hostMAC)
+	n := flows.Node{GatewayMAC: mac, Overlay: overlay, Uplink: uplink, Host: true, HostMAC: hmac, Remotes: v.Remotes}
 	for _, d := range v.Domains {
 		n.Domains = append(n.Domains, flows.Domain{Name: d.Name, VNI: d.VNI, VLAN: d.VLAN, Peers: d.Peers})
 	}

@@ -86,7 +86,7 @@ func (d *Daemon) checkNodePorts(ports []ovs.PortInfo) []string {
 	for _, p := range ports {
 		byName[p.Name] = p
 	}
-	want := map[string]int{}
+	want := map[string]int{hostPort: flows.HostOFPort}
 	if d.overlay() {
 		want[tunnelPort] = flows.TunnelOFPort
 	}
@@ -106,7 +106,7 @@ func checkPodPorts(ports []ovs.PortInfo, atts map[string]*attachment, bridge str
 	var p []string
 	seen := map[string]bool{}
 	for _, port := range ports {
-		if port.Name == bridge || port.Name == tunnelPort || port.Name == uplinkPort {
+		if port.Name == bridge || port.Name == tunnelPort || port.Name == uplinkPort || port.Name == hostPort {
 			continue
 		}
 		seen[port.Name] = true

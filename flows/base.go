@@ -29,6 +29,9 @@ func Base(n Node) []Flow {
 	if n.Uplink {
 		fs = append(fs, uplinkBase(n)...)
 	}
+	if n.Host {
+		fs = append(fs, hostBase(n)...)
+	}
 	for _, d := range n.Domains {
 		for _, p := range n.Pools {
 			if p.Domain == d.Name || peered(n.Domains, d.Name, p.Domain) {

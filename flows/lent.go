@@ -45,6 +45,9 @@ func lentFlows(n Node, lb LentBlock) []Flow {
 			fs = append(fs, withPriority(domainPolicyAllow(d.VNI, block), 250))
 		}
 	}
+	if n.Host {
+		fs = append(fs, hostLent(n, borrower, block)...)
+	}
 	return fs
 }
 

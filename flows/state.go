@@ -47,6 +47,8 @@ type Node struct {
 	GatewayMAC net.HardwareAddr // answered for every pool's gateway address
 	Overlay    bool             // the VXLAN port (TunnelOFPort) exists
 	Uplink     bool             // the underlay uplink (UplinkOFPort) exists
+	Host       bool             // the host port (HostOFPort) exists
+	HostMAC    net.HardwareAddr // the host port's MAC (pods' packets to the node go to it)
 	Domains    []Domain
 	Pools      []Pool
 	Pods       []Pod

@@ -77,4 +77,5 @@ const (
 const (
 	TunnelOFPort = 1 // flow-based VXLAN: remote_ip=flow, key=flow
 	UplinkOFPort = 2 // patch to the underlay bridge, for VLAN domains
+	HostOFPort   = 3 // internal port to the node's own network stack
 )

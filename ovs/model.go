@@ -43,6 +43,7 @@ type iface struct {
 	Options       map[string]string `ovsdb:"options"`
 	ExternalIDs   map[string]string `ovsdb:"external_ids"`
 	MTU           *int              `ovsdb:"mtu"`
+	MAC           *string           `ovsdb:"mac"`
 	Statistics    map[string]int    `ovsdb:"statistics"`
 }
 

@@ -16,6 +16,7 @@ type PortConfig struct {
 	Name          string
 	Type          string // "" for a system device such as a veth; "vxlan", "internal", ...
 	OFPortRequest int    // the ofport Cane wants; 0 lets OVS choose
+	MAC           string // internal ports: the MAC OVS gives the device; "" for its own choice
 	Options       map[string]string
 	ExternalIDs   map[string]string // kept on both the Port and the Interface row
 }
@@ -42,6 +43,9 @@ func (db *DB) AddPort(ctx context.Context, cfg PortConfig) (int, error) {
 	it := &iface{UUID: "newiface", Name: cfg.Name, Type: cfg.Type, Options: cfg.Options, ExternalIDs: cfg.ExternalIDs}
 	if cfg.OFPortRequest > 0 {
 		it.OFPortRequest = &cfg.OFPortRequest
+	}
+	if cfg.MAC != "" {
+		it.MAC = &cfg.MAC
 	}
 	p := &port{UUID: "newport", Name: cfg.Name, Interfaces: []string{it.UUID}, ExternalIDs: cfg.ExternalIDs}
 	ops, err := db.create(it, p)

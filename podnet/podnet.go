@@ -252,3 +252,28 @@ func HostEnds(hostNS ns.NetNS) (map[string]int, error) {
 	}
 	return out, nil
 }
+
+// HostEndUp sets the host end up if it is down. vswitchd restores the
+// flags of a device it releases by name, some time after the port's row
+// is gone: when the same attachment is added again at once (a retried
+// ADD after a DEL), that can take down the new veth of the same name.
+// Once vswitchd has attached the new port, it is done with the old one,
+// so a check then is final.
+func HostEndUp(hostNS ns.NetNS, name string) error {
+	host, err := netlink.NewHandleAt(netns.NsHandle(hostNS.Fd()))
+	if err != nil {
+		return fmt.Errorf("netlink in host netns: %w", err)
+	}
+	defer host.Close()
+	l, err := host.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("host end %s: %w", name, err)
+	}
+	if l.Attrs().Flags&net.FlagUp != 0 {
+		return nil
+	}
+	if err := host.LinkSetUp(l); err != nil {
+		return fmt.Errorf("set %s up: %w", name, err)
+	}
+	return nil
+}
