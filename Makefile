@@ -5,9 +5,15 @@ PIDFILE := $(CURDIR)/.cache/sandbox.pid
 export PATH := $(PATH):/usr/local/go/bin
 # Kubernetes binaries the e2e tests run, built once from the Go module proxy
 # (kubectl too when the machine has none: Debian's is too old).
-K8S_BINS := kube-apiserver $(if $(shell command -v kubectl),,kubectl)
+K8S_BINS := kube-apiserver kubelet $(if $(shell command -v kubectl),,kubectl)
+# Reference CNI plugins at the pinned version: chained after cane in
+# deploy's conflist (tuning, portmap, bandwidth) and containerd's loopback.
+CNI_PLUGINS := github.com/containernetworking/plugins/plugins/main/loopback@v1.9.1 \
+	github.com/containernetworking/plugins/plugins/meta/tuning@v1.9.1 \
+	github.com/containernetworking/plugins/plugins/meta/portmap@v1.9.1 \
+	github.com/containernetworking/plugins/plugins/meta/bandwidth@v1.9.1
 
-.PHONY: all build deps test unit e2e demo demo-down fuzz bench clean
+.PHONY: all build deps cni-plugins test unit e2e e2e-k8s demo demo-down fuzz bench clean
 
 all: build
 
@@ -17,9 +23,13 @@ build:
 deps:
 	./scripts/deps.sh
 
+cni-plugins:
+	GOBIN=$(BIN) $(GO) install $(CNI_PLUGINS)
+
 # Everything: static checks, unit tests, OVS and netlink tests (in throwaway
-# namespaces), the e2e isolation suite, and short fuzz runs.
-test: deps build
+# namespaces), the e2e isolation suite (with the kubelet tier), and short
+# fuzz runs.
+test: deps build cni-plugins
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	CANE_BIN_DIR=$(BIN) CANE_K8S_DIR=$$(./scripts/k8s.sh $(K8S_BINS)) $(GO) test -count=1 -race -timeout 30m ./...
@@ -34,8 +44,13 @@ fuzz:
 unit:
 	$(GO) test -count=1 ./flows/... ./ipam/... ./cluster/... ./api/...
 
-e2e: deps build
+e2e: deps build cni-plugins
 	CANE_BIN_DIR=$(BIN) CANE_K8S_DIR=$$(./scripts/k8s.sh $(K8S_BINS)) $(GO) test -count=1 -v -timeout 30m ./e2e/...
+
+# The kubelet tier alone: a real kubelet on a real containerd runs pods
+# through deploy's conflist (cane + tuning + portmap + bandwidth).
+e2e-k8s: deps build cni-plugins
+	CANE_BIN_DIR=$(BIN) CANE_K8S_DIR=$$(./scripts/k8s.sh $(K8S_BINS)) $(GO) test -count=1 -v -timeout 20m -run 'TestKubelet|TestDeploy' ./e2e/
 
 # A one-node cluster in network namespaces, pods in two isolated domains.
 demo: deps build

@@ -156,6 +156,12 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		MAC: podnet.MACFor(alloc.IP), Address: netip.PrefixFrom(alloc.IP, p.CIDR.Bits()), Gateway: p.Gateway, MTU: int(d.mtu.Load()),
 		TxChecksumOff: d.overlay() && d.datapath.Load() == "netdev",
 	}
+	// On the userspace datapath the chained bandwidth plugin cannot shape
+	// a pod's egress (vswitchd reads the host end before tc does); caned
+	// shapes it inside the pod instead. Ingress still works there.
+	if bw := nc.RuntimeConfig.Bandwidth; bw != nil && bw.EgressRate > 0 && d.datapath.Load() == "netdev" {
+		pc.Egress = podnet.Egress{Rate: bw.EgressRate, Burst: bw.EgressBurst}
+	}
 	// A host end of this name is left from an ADD or DEL of this very
 	// attachment that caned did not finish (the name derives from the
 	// container ID and ifname): remove it, and its pod end with it.

@@ -17,7 +17,19 @@ type NetConf struct {
 	Pool          string `json:"pool,omitempty"` // default pool
 	RuntimeConfig struct {
 		Pool string `json:"pool,omitempty"`
+		// Bandwidth is the CNI bandwidth capability (bits/s, bits), as
+		// containerd fills it from the pod's kubernetes.io/*-bandwidth
+		// annotations.
+		Bandwidth *Bandwidth `json:"bandwidth,omitempty"`
 	} `json:"runtimeConfig,omitempty"`
+}
+
+// Bandwidth is the bandwidth capability's runtime config.
+type Bandwidth struct {
+	IngressRate  uint64 `json:"ingressRate,omitempty"`
+	IngressBurst uint64 `json:"ingressBurst,omitempty"`
+	EgressRate   uint64 `json:"egressRate,omitempty"`
+	EgressBurst  uint64 `json:"egressBurst,omitempty"`
 }
 
 // ParseNetConf decodes and checks a netconf. Errors are CNI errors with

@@ -218,7 +218,7 @@ func assertOnly(t *testing.T, c context.Context, node *testbed.Node, want ...*te
 	_ = node.NS.Do(func(ns.NetNS) error {
 		links, _ := netlink.LinkList()
 		for _, l := range links {
-			if l.Type() == "veth" {
+			if l.Type() == "veth" && strings.HasPrefix(l.Attrs().Name, "cane") { // not a cluster node's fabric link
 				veths = append(veths, l.Attrs().Name)
 			}
 		}

@@ -51,6 +51,7 @@ type IPAM struct {
 	byIP     map[netip.Addr]Allocation
 	byHandle map[string]netip.Addr
 	last     map[string]netip.Addr // per pool: last address handed out
+	loaded   map[string]bool       // pools whose blocks of this node came from the store
 }
 
 // New loads the node's blocks and allocations from the store.
@@ -62,10 +63,11 @@ func New(cfg Config) (*IPAM, error) {
 		node: cfg.Node, store: cfg.Store,
 		pools: map[string]Pool{}, reserved: map[string]Reservation{}, resIPs: map[netip.Addr]bool{},
 		blocks: map[netip.Prefix]Block{}, byIP: map[netip.Addr]Allocation{}, byHandle: map[string]netip.Addr{},
-		last: map[string]netip.Addr{},
+		last: map[string]netip.Addr{}, loaded: map[string]bool{},
 	}
 	for _, p := range cfg.Pools {
 		m.pools[p.Name] = p
+		m.loaded[p.Name] = true
 		bs, err := cfg.Store.Blocks(p.Name)
 		if err != nil {
 			return nil, fmt.Errorf("load blocks of pool %q: %w", p.Name, err)
@@ -112,9 +114,36 @@ func (m *IPAM) SetPools(pools []Pool) error {
 	for _, p := range pools {
 		next[p.Name] = p
 	}
+	// The node's blocks of pools it did not know yet (after a restart in
+	// Kubernetes mode, every pool arrives here): without them it would
+	// claim new blocks and never give the old ones back.
 	m.mu.Lock()
-	m.pools = next
+	var unseen []string
+	for name := range next {
+		if !m.loaded[name] {
+			unseen = append(unseen, name)
+		}
+	}
 	m.mu.Unlock()
+	found := map[string][]Block{}
+	for _, name := range unseen {
+		bs, err := m.store.Blocks(name)
+		if err != nil {
+			return fmt.Errorf("load blocks of pool %q: %w", name, err)
+		}
+		found[name] = bs
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for name, bs := range found {
+		for _, b := range bs {
+			if _, ok := m.blocks[b.CIDR]; !ok && b.Node == m.node {
+				m.blocks[b.CIDR] = b
+			}
+		}
+		m.loaded[name] = true
+	}
+	m.pools = next
 	return nil
 }
 

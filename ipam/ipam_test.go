@@ -289,3 +289,45 @@ func TestSetPools(t *testing.T) {
 		t.Fatalf("a rejected SetPools changed the pools: %v", err)
 	}
 }
+
+// TestRestartWithPoolsLater: in Kubernetes mode a restarted node learns
+// its pools after New. Its blocks come with them: the next pod gets an
+// address in the block it already holds, and an emptied block goes back.
+func TestRestartWithPoolsLater(t *testing.T) {
+	s := ipamtest.NewMemStore()
+	before := newIPAM(t, s, "n1")
+	a, err := before.Allocate(req("prod", "c1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newIPAM(t, s, "n2")
+	if _, err := other.Allocate(req("prod", "x1")); err != nil {
+		t.Fatal(err)
+	}
+	after, err := ipam.New(ipam.Config{Node: "n1", Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := after.SetPools([]ipam.Pool{prod, tiny}); err != nil {
+		t.Fatal(err)
+	}
+	if bs := after.Blocks(); len(bs) != 1 || bs[0].CIDR != a.Block {
+		t.Fatalf("blocks after restart %+v, want only %s (not n2's)", bs, a.Block)
+	}
+	b, err := after.Allocate(req("prod", "c2"))
+	if err != nil || b.Block != a.Block {
+		t.Fatalf("second pod got %+v (%v), want an address in the held block %s", b, err, a.Block)
+	}
+	if bs, _ := s.Blocks("prod"); len(bs) != 2 {
+		t.Fatalf("store holds %d prod blocks, want 2 (n1's and n2's; no new claim)", len(bs))
+	}
+	_, _, _ = after.Release("c1", "eth0")
+	_, _, _ = after.Release("c2", "eth0")
+	if freed, err := after.ReleaseEmptyBlocks(); err != nil || len(freed) != 1 {
+		t.Fatalf("ReleaseEmptyBlocks = %+v, %v; want the held block back", freed, err)
+	}
+	// A second SetPools loads nothing again (n1's block, released, stays gone).
+	if err := after.SetPools([]ipam.Pool{prod}); err != nil || len(after.Blocks()) != 0 {
+		t.Fatalf("SetPools again: %v, blocks %+v", err, after.Blocks())
+	}
+}

@@ -39,6 +39,8 @@ type Config struct {
 	// TxChecksumOff turns the pod interface's TX checksum offload off:
 	// needed for TCP through OVS's userspace VXLAN (see txChecksumOff).
 	TxChecksumOff bool
+	// Egress, if Rate > 0, shapes what the pod sends (see shapeEgress).
+	Egress Egress
 }
 
 // Link is what Setup made.
@@ -158,6 +160,9 @@ func podConfig(cfg Config, pod *netlink.Handle, link netlink.Link) error {
 	route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: cfg.Gateway.AsSlice()}
 	if err := pod.RouteAdd(route); err != nil {
 		return fmt.Errorf("add default route via %s: %w", cfg.Gateway, err)
+	}
+	if cfg.Egress.Rate > 0 {
+		return shapeEgress(pod, link, cfg.Egress)
 	}
 	return nil
 }

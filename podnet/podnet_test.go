@@ -106,3 +106,49 @@ func TestSetupRollsBack(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSetupShapesEgress: an egress limit becomes a token-bucket shaper on
+// the pod's interface, inside the pod, with the burst capped at 100 ms.
+func TestSetupShapesEgress(t *testing.T) {
+	cfg := setup(t)
+	cfg.Egress = Egress{Rate: 10_000_000, Burst: 1 << 40}
+	if _, err := Setup(cfg); err != nil {
+		t.Fatal(err)
+	}
+	pod, err := ns.GetNS(cfg.NetNS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pod.Close()
+	var tbf *netlink.Tbf
+	_ = pod.Do(func(ns.NetNS) error {
+		l, err := netlink.LinkByName("eth0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		qs, err := netlink.QdiscList(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range qs {
+			if q, ok := q.(*netlink.Tbf); ok {
+				tbf = q
+			}
+		}
+		return nil
+	})
+	if tbf == nil {
+		t.Fatal("no tbf on the pod's eth0")
+	}
+	if tbf.Rate != 10_000_000/8 {
+		t.Errorf("tbf rate %d bytes/s, want %d", tbf.Rate, 10_000_000/8)
+	}
+	if tbf.Limit > 10_000_000/8 {
+		t.Errorf("tbf limit %d bytes: the runtime's huge burst was not capped", tbf.Limit)
+	}
+	cfg.Egress = Egress{Rate: 7}
+	cfg.IfName, cfg.HostIfName = "eth1", HostIfName("c1", "eth1")
+	if _, err := Setup(cfg); err == nil {
+		t.Error("a rate below 8 bit/s was accepted")
+	}
+}

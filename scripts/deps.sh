@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Cane's build, demo and tests need on a Debian machine:
 # Open vSwitch (started per node by the tests themselves, never as a
-# system service), etcd (for the tests' kube-apiserver), iproute2, and
-# checks Go. Idempotent; needs root. kube-apiserver itself is built from
-# the Go module proxy by scripts/k8s.sh.
+# system service), etcd (for the tests' kube-apiserver), containerd + runc
+# and iptables (the kubelet tier; portmap), iproute2, and checks Go.
+# Idempotent; needs root. kube-apiserver and kubelet are built from the Go
+# module proxy by scripts/k8s.sh.
 set -euo pipefail
 
 need=()
@@ -11,6 +12,9 @@ command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
 command -v ip >/dev/null || need+=(iproute2)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v etcdctl >/dev/null || need+=(etcd-client)
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+command -v iptables >/dev/null || need+=(iptables)
 if ((${#need[@]})); then
   echo "deps: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -16,6 +16,10 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "install" {
+		install(os.Args[2:])
+		return
+	}
 	config := flag.String("config", "/etc/cane/caned.json", "configuration file (JSON)")
 	debug := flag.Bool("debug", false, "log at debug level")
 	flag.Parse()
@@ -60,4 +64,20 @@ func run(config string, log *slog.Logger) error {
 	}
 	log.Info("serving", "socket", cfg.Socket, "node", cfg.Node)
 	return d.Serve(ctx, l)
+}
+
+// install is the DaemonSet's init step: `caned install` drops the cane
+// plugin and the conflist into the runtime's CNI directories (host paths).
+func install(args []string) {
+	fs := flag.NewFlagSet("install", flag.ExitOnError)
+	plugin := fs.String("plugin", "/usr/local/bin/cane", "the cane plugin binary to install")
+	conflist := fs.String("conflist", "/etc/cane/10-cane.conflist", "the network configuration to install")
+	binDir := fs.String("cni-bin-dir", "/host/opt/cni/bin", "the runtime's CNI bin dir")
+	confDir := fs.String("cni-conf-dir", "/host/etc/cni/net.d", "the runtime's CNI conf dir")
+	_ = fs.Parse(args)
+	if err := daemon.InstallCNI(*plugin, *binDir, *conflist, *confDir); err != nil {
+		fmt.Fprintln(os.Stderr, "caned install:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("installed %s into %s and %s into %s\n", *plugin, *binDir, *conflist, *confDir)
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"time"
@@ -182,7 +180,7 @@ func throughput(ctx context.Context, tb *testbed.Testbed, node *testbed.Node) (f
 	if err != nil {
 		return 0, 0, err
 	}
-	caneBps, err := tcp(a.NS, b.NS, b.IP)
+	caneBps, err := testbed.TCPThroughput(a.NS, b.NS, b.IP, 5201, 3*time.Second)
 	if err != nil {
 		return 0, 0, fmt.Errorf("cane: %w", err)
 	}
@@ -190,7 +188,7 @@ func throughput(ctx context.Context, tb *testbed.Testbed, node *testbed.Node) (f
 	if err != nil {
 		return 0, 0, err
 	}
-	bareBps, err := tcp(bareA, bareB, netip.MustParseAddr("198.19.96.2"))
+	bareBps, err := testbed.TCPThroughput(bareA, bareB, netip.MustParseAddr("198.19.96.2"), 5201, 3*time.Second)
 	if err != nil {
 		return 0, 0, fmt.Errorf("bare: %w", err)
 	}
@@ -258,46 +256,4 @@ func bareBridge(ctx context.Context, tb *testbed.Testbed, node *testbed.Node) (n
 		return nil, nil, err
 	}
 	return nss[0], nss[1], nil
-}
-
-// tcp sends as fast as it can from one netns to dst in another for 3 s
-// and returns bits per second received.
-func tcp(from, to ns.NetNS, dst netip.Addr) (float64, error) {
-	var l net.Listener
-	if err := to.Do(func(ns.NetNS) (err error) {
-		l, err = net.Listen("tcp4", netip.AddrPortFrom(dst, 5201).String())
-		return err
-	}); err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	recv := make(chan int64, 1)
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			recv <- 0
-			return
-		}
-		defer c.Close()
-		n, _ := io.Copy(io.Discard, c)
-		recv <- n
-	}()
-	var conn net.Conn
-	if err := from.Do(func(ns.NetNS) (err error) {
-		conn, err = net.DialTimeout("tcp4", netip.AddrPortFrom(dst, 5201).String(), 5*time.Second)
-		return err
-	}); err != nil {
-		return 0, err
-	}
-	buf := make([]byte, 128<<10)
-	start := time.Now()
-	for time.Since(start) < 3*time.Second {
-		if _, err := conn.Write(buf); err != nil {
-			conn.Close()
-			return 0, err
-		}
-	}
-	conn.Close()
-	n := <-recv
-	return float64(n*8) / time.Since(start).Seconds(), nil
 }

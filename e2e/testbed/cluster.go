@@ -124,3 +124,6 @@ func (n *Node) Leave(ctx context.Context) error {
 	}
 	return cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
 }
+
+// ControlPlane is the control plane the node joined (nil if standalone).
+func (n *Node) ControlPlane() *ControlPlane { return n.cp }

@@ -120,7 +120,11 @@ func (n *Node) StartCaned(ctx context.Context) error {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command("ip", "netns", "exec", n.NetNSName(), filepath.Join(n.tb.BinDir, "caned"),
+	// nsenter, not `ip netns exec`: caned must stay in the machine's mount
+	// namespace to see the netns bind mounts containerd makes later (the
+	// root mount here is private, so they would not propagate into the
+	// fresh mount namespace `ip netns exec` makes).
+	cmd := exec.Command("nsenter", "--net="+n.NS.Path(), "--", filepath.Join(n.tb.BinDir, "caned"),
 		"--config", filepath.Join(n.Dir, "caned.json"))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = append(os.Environ(), n.Env...)

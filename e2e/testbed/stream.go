@@ -3,6 +3,7 @@ package testbed
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -95,4 +96,48 @@ func (s *Stream) Stop() (sent int, lost []uint32) {
 		}
 	}
 	return int(s.sent), lost
+}
+
+// TCPThroughput sends as fast as it can for d from one netns to a listener
+// at dst:port in another and returns the bits per second that arrived
+// within d (bytes still queued when d ends are not counted).
+func TCPThroughput(from, to ns.NetNS, dst netip.Addr, port int, d time.Duration) (float64, error) {
+	addr := netip.AddrPortFrom(dst, uint16(port)).String()
+	var l net.Listener
+	if err := to.Do(func(ns.NetNS) (err error) {
+		l, err = net.Listen("tcp4", addr)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	recv := make(chan int64, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			recv <- 0
+			return
+		}
+		defer c.Close()
+		_ = c.SetReadDeadline(time.Now().Add(d))
+		n, _ := io.Copy(io.Discard, c)
+		recv <- n
+	}()
+	var conn net.Conn
+	if err := from.Do(func(ns.NetNS) (err error) {
+		conn, err = net.DialTimeout("tcp4", addr, 5*time.Second)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	_ = conn.SetWriteDeadline(time.Now().Add(d))
+	buf := make([]byte, 128<<10)
+	for {
+		if _, err := conn.Write(buf); err != nil {
+			break
+		}
+	}
+	n := <-recv
+	return float64(n*8) / d.Seconds(), nil
 }
