@@ -17,8 +17,10 @@ CNI_PLUGINS := github.com/containernetworking/plugins/plugins/main/loopback@v1.9
 
 all: build
 
+# Static binaries: cane is copied onto every node (and into the image),
+# whatever its libc.
 build:
-	$(GO) build -o $(BIN)/ ./plugins/cane ./cmd/caned ./cmd/canectl
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./plugins/cane ./cmd/caned ./cmd/canectl
 
 deps:
 	./scripts/deps.sh
@@ -50,7 +52,7 @@ e2e: deps build cni-plugins
 # The kubelet tier alone: a real kubelet on a real containerd runs pods
 # through deploy's conflist (cane + tuning + portmap + bandwidth).
 e2e-k8s: deps build cni-plugins
-	CANE_BIN_DIR=$(BIN) CANE_K8S_DIR=$$(./scripts/k8s.sh $(K8S_BINS)) $(GO) test -count=1 -v -timeout 20m -run 'TestKubelet|TestDeploy' ./e2e/
+	CANE_BIN_DIR=$(BIN) CANE_K8S_DIR=$$(./scripts/k8s.sh $(K8S_BINS)) $(GO) test -count=1 -v -timeout 20m -run 'TestKubelet|TestDeploy|TestDaemonSet' ./e2e/
 
 # A one-node cluster in network namespaces, pods in two isolated domains.
 demo: deps build

@@ -88,31 +88,9 @@ spec:
 // pods are made through libcni (the other end for cross-node checks).
 func startKubelet(t *testing.T) (*testbed.Testbed, context.Context, *testbed.ControlPlane, *testbed.Kubelet, *testbed.Node) {
 	t.Helper()
-	for _, b := range []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables"} {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Fatalf("needs %s (scripts/deps.sh installs it): %v", b, err)
-		}
-	}
-	for _, p := range chained {
-		if _, err := os.Stat(filepath.Join(binDir, p)); err != nil {
-			t.Fatalf("needs the reference CNI plugin %s in %s (make cni-plugins): %v", p, binDir, err)
-		}
-	}
-	kdir := k8sDir(t)
-	if _, err := os.Stat(filepath.Join(kdir, "kubelet")); err != nil {
-		t.Fatalf("needs kubelet in %s (scripts/k8s.sh kube-apiserver kubelet): %v", kdir, err)
-	}
+	kdir := kubeletPrereqs(t)
 	tb, c, cp, nodes := startCluster(t, 2)
-	image := filepath.Join(tb.Dir, "e2e-image.tar")
-	exe := filepath.Join(tb.Dir, "podimage")
-	build := exec.Command("go", "build", "-o", exe, "./podimage")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the pod image's binary: %v: %s", err, out)
-	}
-	if err := testbed.WriteImage(exe, image); err != nil {
-		t.Fatal(err)
-	}
+	image := buildImage(t, tb, nil)
 	start := time.Now()
 	k, err := tb.StartKubelet(c, nodes[0], kdir, binDir, "../deploy/cni/10-cane.conflist", image)
 	if err != nil {

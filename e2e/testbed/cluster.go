@@ -25,6 +25,16 @@ const UnderlayBridge = "br-phy"
 // its OVS with the underlay on br-phy, a Node object (VTEP annotation and
 // labels), and caned watching the control plane.
 func (tb *Testbed) JoinNode(ctx context.Context, cp *ControlPlane, name string, n int, labels map[string]string) (*Node, error) {
+	node, err := tb.ClusterNode(ctx, cp, name, n, labels)
+	if err != nil {
+		return nil, err
+	}
+	tb.defer_(node.StopCaned)
+	return node, node.StartCaned(ctx)
+}
+
+// ClusterNode is JoinNode without starting caned (a DaemonSet will).
+func (tb *Testbed) ClusterNode(ctx context.Context, cp *ControlPlane, name string, n int, labels map[string]string) (*Node, error) {
 	f, err := tb.Fabric()
 	if err != nil {
 		return nil, err
@@ -50,11 +60,7 @@ func (tb *Testbed) JoinNode(ctx context.Context, cp *ControlPlane, name string, 
 	}
 	node.cp = cp
 	cfg := daemon.Config{Kubeconfig: cp.Kubeconfig, UplinkBridge: UnderlayBridge}
-	if err := node.configure(cfg); err != nil {
-		return nil, err
-	}
-	tb.defer_(node.StopCaned)
-	return node, node.StartCaned(ctx)
+	return node, node.configure(cfg)
 }
 
 // underlay puts eth0 on br-phy (a standalone learning bridge: the

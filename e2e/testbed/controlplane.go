@@ -73,7 +73,7 @@ func (tb *Testbed) StartControlPlane(ctx context.Context, k8sDir, crdDir string)
 		"--service-account-key-file", filepath.Join(cp.Dir, "sa.pub"),
 		"--service-account-signing-key-file", filepath.Join(cp.Dir, "sa.key"),
 		"--token-auth-file", filepath.Join(cp.Dir, "tokens.csv"),
-		"--authorization-mode", "AlwaysAllow",
+		"--authorization-mode", "RBAC", // the admin token is system:masters; caned's DaemonSet gets only deploy/rbac.yaml
 		"--service-cluster-ip-range", "198.18.128.0/24",
 		"--allow-privileged"); err != nil {
 		return nil, err
@@ -201,6 +201,12 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// ServingCert is the apiserver's self-signed serving certificate: the CA
+// a pod's service account trusts (kube-root-ca.crt).
+func (cp *ControlPlane) ServingCert() ([]byte, error) {
+	return os.ReadFile(filepath.Join(cp.Dir, "certs", "apiserver.crt"))
 }
 
 // Kubectl runs kubectl inside the control plane's netns.

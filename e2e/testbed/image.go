@@ -7,22 +7,60 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"sort"
+	"strings"
 )
 
-// ImageName is the e2e image: podimage as /podimage, entrypoint
-// ["/podimage"], cmd ["pause"] — the sandbox image too.
+// WithLibraries adds to files the shared libraries (and the loader) that
+// ldd lists for each named binary on this machine, at the same paths:
+// enough to run Debian's OVS tools in an otherwise empty image.
+func WithLibraries(files map[string]string, binaries ...string) error {
+	for _, b := range binaries {
+		path, err := exec.LookPath(b)
+		if err != nil {
+			return err
+		}
+		files[path] = path
+		out, err := exec.Command("ldd", path).Output()
+		if err != nil {
+			return fmt.Errorf("ldd %s: %w", path, err)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			for _, f := range strings.Fields(line) {
+				if filepath.IsAbs(f) {
+					files[f] = f
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ImageName is the e2e image: entrypoint ["/podimage"], cmd ["pause"] —
+// the sandbox image too — with whatever else WriteImage is given.
 const ImageName = "cane.local/e2e:1"
 
-// WriteImage packs the binary at bin into an OCI image archive (one
-// uncompressed layer) at out, named ImageName, for `ctr images import`.
-// Built here because no registry can be reached from the testbed.
-func WriteImage(bin, out string) error {
-	exe, err := os.ReadFile(bin)
-	if err != nil {
-		return err
+// WriteImage packs files (path in the image → file on this machine, whose
+// mode is kept) into an OCI image archive at out, one uncompressed layer,
+// named ImageName, for `ctr images import`. Built here because no
+// registry can be reached from the testbed. files must hold "podimage".
+func WriteImage(out string, files map[string]string) error {
+	content := map[string]tarFile{}
+	for in, src := range files {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return err
+		}
+		fi, err := os.Stat(src)
+		if err != nil {
+			return err
+		}
+		content[strings.TrimPrefix(in, "/")] = tarFile{data, int64(fi.Mode().Perm())}
 	}
-	layer, err := tarFiles(map[string]tarFile{"podimage": {exe, 0o755}})
+	layer, err := tarFiles(content)
 	if err != nil {
 		return err
 	}
@@ -41,14 +79,14 @@ func WriteImage(bin, out string) error {
 		"manifests": []any{descriptor("application/vnd.oci.image.manifest.v1+json", manifest,
 			map[string]string{"io.containerd.image.name": ImageName, "org.opencontainers.image.ref.name": "1"})},
 	})
-	files := map[string]tarFile{
+	oci := map[string]tarFile{
 		"oci-layout": {[]byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644},
 		"index.json": {index, 0o644},
 	}
 	for _, blob := range [][]byte{layer, config, manifest} {
-		files["blobs/sha256/"+digest(blob)[len("sha256:"):]] = tarFile{blob, 0o644}
+		oci["blobs/sha256/"+digest(blob)[len("sha256:"):]] = tarFile{blob, 0o644}
 	}
-	archive, err := tarFiles(files)
+	archive, err := tarFiles(oci)
 	if err != nil {
 		return err
 	}
@@ -64,7 +102,13 @@ func tarFiles(files map[string]tarFile) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dirs := map[string]bool{}
-	for name, f := range files {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names) // the same files make the same digest
+	for _, name := range names {
+		f := files[name]
 		for i := range name {
 			if name[i] == '/' && !dirs[name[:i]] {
 				dirs[name[:i]] = true

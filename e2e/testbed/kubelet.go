@@ -39,9 +39,11 @@ type proc struct {
 // StartKubelet starts containerd and a kubelet on node n (a cluster node,
 // from JoinNode): the conflist at conflist (its caned socket replaced by
 // the node's) goes into the CNI conf dir, the e2e image archive is
-// imported, and it returns once the kubelet has its Node Ready. Close
-// stops both and removes what they leave (mounts, shims, cgroups,
-// /var/lib/kubelet/device-plugins, /var/log/{containers,pods}).
+// imported, and it returns once the kubelet has its Node Ready. With no
+// conflist ("": a DaemonSet will install one) it returns once the kubelet
+// is up, its node not Ready for pods yet. Close stops both and removes
+// what they leave (mounts, shims, cgroups, /var/lib/kubelet/device-plugins,
+// /var/log/{containers,pods}).
 func (tb *Testbed) StartKubelet(ctx context.Context, n *Node, k8sDir, cniBinDir, conflist, image string) (*Kubelet, error) {
 	k := &Kubelet{Node: n, Dir: filepath.Join(n.Dir, "k8s"), CNIBinDir: cniBinDir, k8sDir: k8sDir}
 	k.CNIConfDir = filepath.Join(k.Dir, "net.d")
@@ -57,12 +59,17 @@ func (tb *Testbed) StartKubelet(ctx context.Context, n *Node, k8sDir, cniBinDir,
 	if err := sysctlIn(n.NS, "net/ipv4/ip_forward", "1"); err != nil {
 		return nil, err
 	}
-	cl, err := os.ReadFile(conflist)
-	if err != nil {
-		return nil, err
+	if conflist != "" {
+		cl, err := os.ReadFile(conflist)
+		if err != nil {
+			return nil, err
+		}
+		cl = bytes.ReplaceAll(cl, []byte(`"/run/cane/caned.sock"`), []byte(fmt.Sprintf("%q", n.Socket)))
+		if err := os.WriteFile(filepath.Join(k.CNIConfDir, filepath.Base(conflist)), cl, 0o644); err != nil {
+			return nil, err
+		}
 	}
-	cl = bytes.ReplaceAll(cl, []byte(`"/run/cane/caned.sock"`), []byte(fmt.Sprintf("%q", n.Socket)))
-	if err := os.WriteFile(filepath.Join(k.CNIConfDir, filepath.Base(conflist)), cl, 0o644); err != nil {
+	if err := k.shareNetNSDir(); err != nil {
 		return nil, err
 	}
 	if err := k.startContainerd(ctx, tb); err != nil {
@@ -74,7 +81,34 @@ func (tb *Testbed) StartKubelet(ctx context.Context, n *Node, k8sDir, cniBinDir,
 	if err := k.startKubelet(ctx, tb); err != nil {
 		return nil, err
 	}
-	return k, k.waitNodeReady(ctx, time.Time{})
+	if conflist == "" {
+		return k, k.waitNodeReady(ctx, time.Now(), false)
+	}
+	return k, k.waitNodeReady(ctx, time.Time{}, true)
+}
+
+// NetNSDir is where containerd pins pod netns (CNI_NETNS paths).
+func (k *Kubelet) NetNSDir() string {
+	return filepath.Join(k.Dir, "containerd-state", "io.containerd.grpc.v1.cri", "netns")
+}
+
+// shareNetNSDir makes the netns dir a shared mount, so the netns bind
+// mounts containerd makes there reach a container that mounts the dir
+// with HostToContainer propagation (caned in its DaemonSet pod), as
+// /var/run/netns does on a systemd host. This machine's root mount is
+// private.
+func (k *Kubelet) shareNetNSDir() error {
+	dir := k.NetNSDir()
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", dir, err)
+	}
+	if err := syscall.Mount("", dir, "", syscall.MS_SHARED, ""); err != nil {
+		return fmt.Errorf("make %s shared: %w", dir, err)
+	}
+	return nil
 }
 
 func (k *Kubelet) startContainerd(ctx context.Context, tb *Testbed) error {
@@ -176,7 +210,7 @@ func (k *Kubelet) RestartKubelet(ctx context.Context, tb *Testbed) error {
 	if err := k.startKubelet(ctx, tb); err != nil {
 		return err
 	}
-	return k.waitNodeReady(ctx, restarted)
+	return k.waitNodeReady(ctx, restarted, true)
 }
 
 // StopKubelet ends the kubelet by its PID (SIGTERM, then SIGKILL).
@@ -235,10 +269,15 @@ func (k *Kubelet) ctr(ctx context.Context, args ...string) (string, error) {
 	return string(out), err
 }
 
-// waitNodeReady waits until the Node is Ready and, if since is set, the
-// kubelet has renewed its node lease after since (a restarted kubelet is
-// up, not its predecessor's last word).
-func (k *Kubelet) waitNodeReady(ctx context.Context, since time.Time) error {
+// WaitNodeReady waits until the kubelet's Node is Ready.
+func (k *Kubelet) WaitNodeReady(ctx context.Context) error {
+	return k.waitNodeReady(ctx, time.Time{}, true)
+}
+
+// waitNodeReady waits until the kubelet has renewed its node lease after
+// since (if set: a restarted kubelet is up, not its predecessor's last
+// word) and, with ready, the Node is Ready.
+func (k *Kubelet) waitNodeReady(ctx context.Context, since time.Time, ready bool) error {
 	cs, _, err := k.Node.cp.Clients()
 	if err != nil {
 		return err
@@ -248,6 +287,9 @@ func (k *Kubelet) waitNodeReady(ctx context.Context, since time.Time) error {
 		renewed := since.IsZero()
 		if l, err := cs.CoordinationV1().Leases("kube-node-lease").Get(ctx, k.Node.Name, metav1.GetOptions{}); err == nil && l.Spec.RenewTime != nil {
 			renewed = renewed || l.Spec.RenewTime.After(since)
+		}
+		if err == nil && renewed && !ready {
+			return nil
 		}
 		if err == nil && renewed {
 			for _, c := range node.Status.Conditions {
@@ -263,7 +305,7 @@ func (k *Kubelet) waitNodeReady(ctx context.Context, since time.Time) error {
 			continue
 		}
 		log, _ := os.ReadFile(filepath.Join(k.Dir, "kubelet.log"))
-		return fmt.Errorf("kubelet on %s: node not Ready: %s", k.Node.Name, tail(log, 4000))
+		return fmt.Errorf("kubelet on %s: node not up (Ready: %v): %s", k.Node.Name, ready, tail(log, 4000))
 	}
 }
 

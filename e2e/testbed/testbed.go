@@ -63,8 +63,9 @@ func (tb *Testbed) Close() error {
 
 // BuildBinaries builds cane and caned from the module at repo into dir.
 func BuildBinaries(repo, dir string) error {
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./plugins/cane", "./cmd/caned")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./plugins/cane", "./cmd/caned", "./cmd/canectl")
 	cmd.Dir = repo
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %w: %s", err, out)
 	}
