@@ -176,7 +176,13 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	steps.mark("veth")
 	crashPoint("add:veth")
 
+	// The pod's flows go to vswitchd while it attaches the port: they name
+	// the ofport Cane requests, which is the one it gets (Cane tracks every
+	// ofport on its bridge), so neither step waits for the other.
 	want := d.nextOFPort()
+	att := &attachment{alloc: alloc, port: link.HostIfName, ofport: want, mac: pc.MAC, netns: req.Netns, network: nc.Name, loan: loan}
+	flowsDone := make(chan error, 1)
+	go func() { flowsDone <- d.applyPodFlows(ctx, att, 0) }()
 	ofport, err := db.AddPort(ctx, ovs.PortConfig{
 		Bridge: d.cfg.Bridge, Name: link.HostIfName, OFPortRequest: want,
 		ExternalIDs: map[string]string{
@@ -186,27 +192,40 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		},
 	})
 	if err != nil {
+		<-flowsDone
+		_ = d.applyPodFlows(bg, nil, want) // before the ofport can go to another pod
 		d.freeOFPort(want)
 		return nil, cniError("attach to OVS", ovsErr(err))
 	}
-	if ofport != want {
-		d.freeOFPort(want)
-		d.mu.Lock()
-		d.ofports[ofport] = true
-		d.mu.Unlock()
-	}
-	undo = append(undo, func() { _ = db.DeletePort(bg, d.cfg.Bridge, link.HostIfName); d.freeOFPort(ofport) })
+	var flowsErr error
+	undo = append(undo, func() {
+		_ = db.DeletePort(bg, d.cfg.Bridge, link.HostIfName)
+		_ = d.applyPodFlows(bg, nil, ofport)
+		d.freeOFPort(ofport)
+		if ofport != want && flowsErr != nil { // the flows could not follow
+			_ = d.applyPodFlows(bg, nil, want)
+			d.freeOFPort(want)
+		}
+	})
 	if err := podnet.HostEndUp(d.hostNS, link.HostIfName); err != nil {
+		<-flowsDone
 		return nil, cniError("set up pod interface", err)
 	}
 	steps.mark("port")
 	crashPoint("add:port")
 
-	att := &attachment{alloc: alloc, port: link.HostIfName, ofport: ofport, mac: pc.MAC, netns: req.Netns, network: nc.Name, loan: loan}
-	var b ovs.Bundle
-	b.Add(flows.WithRound(flows.PodFlows(d.flowPod(att)), uint16(d.round.Load()))...)
-	if err := d.podFlows.Apply(ctx, &b); err != nil {
-		return nil, cniError("install pod flows", ovsErr(err))
+	flowsErr = <-flowsDone
+	if flowsErr == nil && ofport != want { // OVS chose another ofport: the flows follow it
+		d.mu.Lock()
+		d.ofports[ofport] = true
+		d.mu.Unlock()
+		att.ofport = ofport
+		if flowsErr = d.applyPodFlows(ctx, att, want); flowsErr == nil {
+			d.freeOFPort(want)
+		}
+	}
+	if flowsErr != nil {
+		return nil, cniError("install pod flows", ovsErr(flowsErr))
 	}
 	steps.mark("flows")
 	crashPoint("add:flows")
@@ -216,6 +235,19 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	undo = nil
 	d.log.Info("added", "container", req.ContainerID, "ifname", req.IfName, "pod", args.PodNamespace+"/"+args.PodName, "ip", alloc.IP, "domain", alloc.Domain, "ofport", ofport, "loan", loan, "took", steps.String())
 	return d.result(nc, att)
+}
+
+// applyPodFlows installs the flows of att (nil: none) and deletes those
+// of the pod on ofport old (0: none), in one bundle.
+func (d *Daemon) applyPodFlows(ctx context.Context, att *attachment, old int) error {
+	var b ovs.Bundle
+	if old != 0 {
+		b.DeleteCookie(flows.PodCookie(uint32(old)))
+	}
+	if att != nil {
+		b.Add(flows.WithRound(flows.PodFlows(d.flowPod(att)), uint16(d.round.Load()))...)
+	}
+	return d.podFlows.Apply(ctx, &b)
 }
 
 // result is the CNI result for an attachment, in the netconf's version.

@@ -446,3 +446,28 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestAddOFPortTaken: a pod's flows go to vswitchd with the ofport Cane
+// requests, while the port is attached. When that ofport was taken behind
+// Cane's back, OVS gives the port another, and the flows follow it: none
+// is left on the requested one.
+func TestAddOFPortTaken(t *testing.T) {
+	n := newNode(t)
+	if _, err := n.d.db.Load().AddPort(context.Background(), ovs.PortConfig{Bridge: "br-int", Name: "intruder", Type: "internal", OFPortRequest: firstPodOFPort}); err != nil {
+		t.Fatal(err)
+	}
+	pod := n.addPod("c1", "prod")
+	pods := n.d.Pods()
+	if len(pods) != 1 || pods[0].OFPort == firstPodOFPort {
+		t.Fatalf("pods %+v: want one, not on the intruder's ofport %d", pods, firstPodOFPort)
+	}
+	if got := n.flowCount(flows.PodCookie(uint32(firstPodOFPort))); got != 0 {
+		t.Errorf("%d flows left for the requested ofport %d", got, firstPodOFPort)
+	}
+	if got, want := n.flowCount(flows.PodCookie(uint32(pods[0].OFPort))), len(flows.PodFlows(flows.Pod{})); got != want {
+		t.Errorf("%d flows for the pod's ofport %d, want %d", got, pods[0].OFPort, want)
+	}
+	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
+		t.Errorf("CHECK: %v", err)
+	}
+}

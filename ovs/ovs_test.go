@@ -242,3 +242,39 @@ func TestBatcher(t *testing.T) {
 		t.Fatalf("%d flows installed, want 19 (%v)", len(fs), err)
 	}
 }
+
+// TestConcurrentAddPort: ports added at once share transactions; one that
+// OVS refuses (a duplicate name) fails alone, the others get the ofports
+// they asked for.
+func TestConcurrentAddPort(t *testing.T) {
+	o, c := newBridge(t)
+	if _, err := o.DB.AddPort(c, ovs.PortConfig{Bridge: "br-int", Name: "taken", Type: "internal"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs, got := make([]error, 16), make([]int, 16)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("p%d", i)
+			if i == 5 {
+				name = "taken"
+			}
+			got[i], errs[i] = o.DB.AddPort(c, ovs.PortConfig{Bridge: "br-int", Name: name, Type: "internal", OFPortRequest: 100 + i})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (err != nil) != (i == 5) {
+			t.Errorf("port %d: %v", i, err)
+		}
+		if i != 5 && got[i] != 100+i {
+			t.Errorf("port %d got ofport %d, want %d", i, got[i], 100+i)
+		}
+	}
+	ps, err := o.DB.Ports(c, "br-int")
+	if err != nil || len(ps) != 16 {
+		t.Fatalf("%d ports, want 16 (15 new + taken): %v", len(ps), err)
+	}
+}

@@ -28,6 +28,10 @@ type DB struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every cache update
 	lost    chan struct{} // closed when the session ends
+
+	insMu     sync.Mutex // port inserts waiting for the next transaction
+	inserts   []*portInsert
+	inserting bool
 }
 
 // Connect dials endpoint (e.g. "unix:/var/run/openvswitch/db.sock") and

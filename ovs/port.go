@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"sort"
+	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -31,36 +32,18 @@ type PortInfo struct {
 	Stats       map[string]int // rx_dropped, tx_dropped, ... as vswitchd reports them
 }
 
-// AddPort adds the port in one transaction and waits until vswitchd has
-// given it an ofport. If vswitchd reports an error for the interface, the
-// port is removed again and the error returned. Not idempotent: adding an
-// existing name fails (the schema's unique index).
+// AddPort adds the port and waits until vswitchd has given it an ofport.
+// Ports that concurrent callers add meanwhile go into the same
+// transaction (one vswitchd reconfiguration for a burst of pods). If
+// vswitchd reports an error for the interface, the port is removed again
+// and the error returned. Not idempotent: adding an existing name fails
+// (the schema's unique index).
 func (db *DB) AddPort(ctx context.Context, cfg PortConfig) (int, error) {
-	br := &bridge{Name: cfg.Bridge}
-	if err := db.c.Get(ctx, br); err != nil {
-		return 0, fmt.Errorf("add port %s: bridge %s: %w", cfg.Name, cfg.Bridge, ErrNotFound)
-	}
-	it := &iface{UUID: "newiface", Name: cfg.Name, Type: cfg.Type, Options: cfg.Options, ExternalIDs: cfg.ExternalIDs}
-	if cfg.OFPortRequest > 0 {
-		it.OFPortRequest = &cfg.OFPortRequest
-	}
-	if cfg.MAC != "" {
-		it.MAC = &cfg.MAC
-	}
-	p := &port{UUID: "newport", Name: cfg.Name, Interfaces: []string{it.UUID}, ExternalIDs: cfg.ExternalIDs}
-	ops, err := db.create(it, p)
-	if err != nil {
+	if err := db.insertPort(cfg); err != nil {
 		return 0, fmt.Errorf("add port %s: %w", cfg.Name, err)
-	}
-	mut, err := db.c.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{p.UUID}})
-	if err != nil {
-		return 0, fmt.Errorf("add port %s: %w", cfg.Name, err)
-	}
-	if err := db.transact(ctx, "add port "+cfg.Name, append(ops, mut...)...); err != nil {
-		return 0, err
 	}
 	var ofport int
-	err = db.waitFor(ctx, func() (bool, error) {
+	err := db.waitFor(ctx, func() (bool, error) {
 		cur := &iface{Name: cfg.Name}
 		if err := db.c.Get(ctx, cur); err != nil {
 			return false, nil
@@ -82,6 +65,90 @@ func (db *DB) AddPort(ctx context.Context, cfg PortConfig) (int, error) {
 		return 0, fmt.Errorf("add port %s: %w", cfg.Name, err)
 	}
 	return ofport, nil
+}
+
+// insertPort commits the port's rows, batched with those of concurrent
+// callers; a batch that fails is retried port by port, so one bad port
+// fails only its own caller. It waits for the outcome even if the
+// caller's context ends: a port committed after its caller gave up would
+// be left behind.
+func (db *DB) insertPort(cfg PortConfig) error {
+	r := &portInsert{cfg: cfg, done: make(chan error, 1)}
+	db.insMu.Lock()
+	db.inserts = append(db.inserts, r)
+	if !db.inserting {
+		db.inserting = true
+		go db.drainInserts()
+	}
+	db.insMu.Unlock()
+	return <-r.done
+}
+
+type portInsert struct {
+	cfg  PortConfig
+	done chan error
+}
+
+func (db *DB) drainInserts() {
+	for {
+		db.insMu.Lock()
+		batch := db.inserts
+		db.inserts = nil
+		if len(batch) == 0 {
+			db.inserting = false
+			db.insMu.Unlock()
+			return
+		}
+		db.insMu.Unlock()
+		err := db.insertPorts(batch)
+		for _, r := range batch {
+			if err != nil && len(batch) > 1 {
+				r.done <- db.insertPorts([]*portInsert{r})
+				continue
+			}
+			r.done <- err
+		}
+	}
+}
+
+// insertPorts adds every port of batch in one transaction.
+func (db *DB) insertPorts(batch []*portInsert) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var ops []ovsdb.Operation
+	added := map[string][]string{} // bridge -> new port UUIDs
+	for i, r := range batch {
+		cfg := r.cfg
+		if err := db.c.Get(ctx, &bridge{Name: cfg.Bridge}); err != nil {
+			return fmt.Errorf("bridge %s: %w", cfg.Bridge, ErrNotFound)
+		}
+		it := &iface{UUID: fmt.Sprintf("newiface%d", i), Name: cfg.Name, Type: cfg.Type, Options: cfg.Options, ExternalIDs: cfg.ExternalIDs}
+		if cfg.OFPortRequest > 0 {
+			it.OFPortRequest = &cfg.OFPortRequest
+		}
+		if cfg.MAC != "" {
+			it.MAC = &cfg.MAC
+		}
+		p := &port{UUID: fmt.Sprintf("newport%d", i), Name: cfg.Name, Interfaces: []string{it.UUID}, ExternalIDs: cfg.ExternalIDs}
+		create, err := db.create(it, p)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, create...)
+		added[cfg.Bridge] = append(added[cfg.Bridge], p.UUID)
+	}
+	for name, uuids := range added {
+		br := &bridge{Name: name}
+		if err := db.c.Get(ctx, br); err != nil {
+			return fmt.Errorf("bridge %s: %w", name, ErrNotFound)
+		}
+		mut, err := db.c.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationInsert, Value: uuids})
+		if err != nil {
+			return err
+		}
+		ops = append(ops, mut...)
+	}
+	return db.transact(ctx, fmt.Sprintf("add %d ports", len(batch)), ops...)
 }
 
 // DeletePort removes the port from the bridge (OVSDB then drops its Port
