@@ -197,12 +197,12 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		d.freeOFPort(want)
 		return nil, cniError("attach to OVS", ovsErr(err))
 	}
-	var flowsErr error
+	moved := ofport == want // the flows are on the port's ofport
 	undo = append(undo, func() {
 		_ = db.DeletePort(bg, d.cfg.Bridge, link.HostIfName)
 		_ = d.applyPodFlows(bg, nil, ofport)
 		d.freeOFPort(ofport)
-		if ofport != want && flowsErr != nil { // the flows could not follow
+		if !moved {
 			_ = d.applyPodFlows(bg, nil, want)
 			d.freeOFPort(want)
 		}
@@ -214,13 +214,14 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	steps.mark("port")
 	crashPoint("add:port")
 
-	flowsErr = <-flowsDone
-	if flowsErr == nil && ofport != want { // OVS chose another ofport: the flows follow it
+	flowsErr := <-flowsDone
+	if flowsErr == nil && !moved { // OVS chose another ofport: the flows follow it
 		d.mu.Lock()
 		d.ofports[ofport] = true
 		d.mu.Unlock()
 		att.ofport = ofport
 		if flowsErr = d.applyPodFlows(ctx, att, want); flowsErr == nil {
+			moved = true
 			d.freeOFPort(want)
 		}
 	}

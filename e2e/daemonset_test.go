@@ -29,15 +29,7 @@ import (
 // leaves nothing behind.
 func TestDaemonSet(t *testing.T) {
 	kdir := kubeletPrereqs(t)
-	tb, cp := startControlPlane(t)
-	c := ctx(t)
-	manifest, err := os.ReadFile(clusterObjects)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cp.Apply(c, string(manifest)); err != nil {
-		t.Fatal(err)
-	}
+	tb, c, cp := startClusterObjects(t)
 	node, err := tb.ClusterNode(c, cp, "node1", 1, nil)
 	if err != nil {
 		t.Fatal(err)

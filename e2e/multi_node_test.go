@@ -26,8 +26,8 @@ import (
 // production and test on the overlay, legacy on VLAN 30.
 const clusterObjects = "../deploy/examples/cluster.yaml"
 
-// cluster is a control plane and n joined nodes.
-func startCluster(t *testing.T, n int) (*testbed.Testbed, context.Context, *testbed.ControlPlane, []*testbed.Node) {
+// startClusterObjects is a control plane with clusterObjects applied.
+func startClusterObjects(t *testing.T) (*testbed.Testbed, context.Context, *testbed.ControlPlane) {
 	t.Helper()
 	tb, cp := startControlPlane(t)
 	c := ctx(t)
@@ -38,6 +38,13 @@ func startCluster(t *testing.T, n int) (*testbed.Testbed, context.Context, *test
 	if err := cp.Apply(c, string(manifest)); err != nil {
 		t.Fatal(err)
 	}
+	return tb, c, cp
+}
+
+// startCluster is a control plane and n joined nodes.
+func startCluster(t *testing.T, n int) (*testbed.Testbed, context.Context, *testbed.ControlPlane, []*testbed.Node) {
+	t.Helper()
+	tb, c, cp := startClusterObjects(t)
 	var nodes []*testbed.Node
 	for i := 1; i <= n; i++ {
 		node, err := tb.JoinNode(c, cp, fmt.Sprintf("node%d", i), i, nil)

@@ -3,67 +3,98 @@ package ovs
 import (
 	"context"
 	"sync"
+	"time"
 )
 
-// Batcher applies bundles that arrive while one is being applied together,
-// in one ovs-ofctl run and one OpenFlow bundle: a burst of concurrent ADDs
-// pays for one exec and one commit, not one each. A bundle that fails with
-// others is retried alone, so one bad bundle fails only its own caller.
+// batchTimeout bounds one batch's OVS work: its callers wait for the
+// outcome (not for their own contexts, so nothing is committed after a
+// caller gave up and undid its part), and never forever.
+const batchTimeout = 30 * time.Second
+
+// coalescer runs do once for everything submitted while the previous run
+// was busy: a burst of concurrent ADDs pays for one OVSDB transaction or
+// one flow commit, not one each. A batch that fails is run again item by
+// item, so one bad item fails only its own caller.
+type coalescer[T any] struct {
+	do func(ctx context.Context, items []T) error
+
+	mu      sync.Mutex
+	pending []*submitted[T]
+	running bool
+}
+
+type submitted[T any] struct {
+	item T
+	done chan error
+}
+
+// submit runs item, possibly with concurrent callers' items, and returns
+// its outcome.
+func (c *coalescer[T]) submit(item T) error {
+	s := &submitted[T]{item: item, done: make(chan error, 1)}
+	c.mu.Lock()
+	c.pending = append(c.pending, s)
+	if !c.running {
+		c.running = true
+		go c.drain()
+	}
+	c.mu.Unlock()
+	return <-s.done
+}
+
+// drain runs what is pending, batch after batch, until nothing is.
+func (c *coalescer[T]) drain() {
+	for {
+		c.mu.Lock()
+		batch := c.pending
+		c.pending = nil
+		if len(batch) == 0 {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		items := make([]T, len(batch))
+		for i, s := range batch {
+			items[i] = s.item
+		}
+		err := c.run(items)
+		for _, s := range batch {
+			if err != nil && len(batch) > 1 {
+				s.done <- c.run([]T{s.item})
+				continue
+			}
+			s.done <- err
+		}
+	}
+}
+
+func (c *coalescer[T]) run(items []T) error {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	return c.do(ctx, items)
+}
+
+// Batcher applies the bundles of concurrent callers as one bundle.
 type Batcher struct {
 	OF     *OpenFlow
 	Bridge string
 
-	mu      sync.Mutex
-	pending []*batchReq
-	running bool
+	once sync.Once
+	c    coalescer[*Bundle]
 }
 
-type batchReq struct {
-	b    *Bundle
-	done chan error
-}
-
-// Apply applies b, possibly with bundles of concurrent callers.
+// Apply applies b, possibly with bundles of concurrent callers. It waits
+// for the outcome even if ctx ends first (see batchTimeout).
 func (bt *Batcher) Apply(ctx context.Context, b *Bundle) error {
-	r := &batchReq{b: b, done: make(chan error, 1)}
-	bt.mu.Lock()
-	bt.pending = append(bt.pending, r)
-	if !bt.running {
-		bt.running = true
-		go bt.drain(context.WithoutCancel(ctx))
-	}
-	bt.mu.Unlock()
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// drain applies what is pending, batch after batch, until nothing is.
-func (bt *Batcher) drain(ctx context.Context) {
-	for {
-		bt.mu.Lock()
-		batch := bt.pending
-		bt.pending = nil
-		if len(batch) == 0 {
-			bt.running = false
-			bt.mu.Unlock()
-			return
-		}
-		bt.mu.Unlock()
-		var all Bundle
-		for _, r := range batch {
-			all.lines = append(all.lines, r.b.lines...)
-		}
-		err := bt.OF.Apply(ctx, bt.Bridge, &all)
-		for _, r := range batch {
-			if err != nil && len(batch) > 1 {
-				r.done <- bt.OF.Apply(ctx, bt.Bridge, r.b)
-				continue
+	bt.once.Do(func() {
+		bt.c.do = func(ctx context.Context, bs []*Bundle) error {
+			var all Bundle
+			for _, b := range bs {
+				all.lines = append(all.lines, b.lines...)
 			}
-			r.done <- err
+			return bt.OF.Apply(ctx, bt.Bridge, &all)
 		}
-	}
+	})
+	return bt.c.submit(b)
 }

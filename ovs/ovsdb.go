@@ -29,9 +29,8 @@ type DB struct {
 	changed chan struct{} // closed and replaced on every cache update
 	lost    chan struct{} // closed when the session ends
 
-	insMu     sync.Mutex // port inserts waiting for the next transaction
-	inserts   []*portInsert
-	inserting bool
+	insertsOnce sync.Once
+	inserts     coalescer[PortConfig] // port inserts of concurrent AddPorts
 }
 
 // Connect dials endpoint (e.g. "unix:/var/run/openvswitch/db.sock") and

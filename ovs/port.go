@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"sort"
-	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -67,58 +66,18 @@ func (db *DB) AddPort(ctx context.Context, cfg PortConfig) (int, error) {
 	return ofport, nil
 }
 
-// insertPort commits the port's rows, batched with those of concurrent
-// callers; a batch that fails is retried port by port, so one bad port
-// fails only its own caller. It waits for the outcome even if the
-// caller's context ends: a port committed after its caller gave up would
-// be left behind.
+// insertPort commits the port's rows, in one transaction with those of
+// concurrent callers (see coalescer).
 func (db *DB) insertPort(cfg PortConfig) error {
-	r := &portInsert{cfg: cfg, done: make(chan error, 1)}
-	db.insMu.Lock()
-	db.inserts = append(db.inserts, r)
-	if !db.inserting {
-		db.inserting = true
-		go db.drainInserts()
-	}
-	db.insMu.Unlock()
-	return <-r.done
-}
-
-type portInsert struct {
-	cfg  PortConfig
-	done chan error
-}
-
-func (db *DB) drainInserts() {
-	for {
-		db.insMu.Lock()
-		batch := db.inserts
-		db.inserts = nil
-		if len(batch) == 0 {
-			db.inserting = false
-			db.insMu.Unlock()
-			return
-		}
-		db.insMu.Unlock()
-		err := db.insertPorts(batch)
-		for _, r := range batch {
-			if err != nil && len(batch) > 1 {
-				r.done <- db.insertPorts([]*portInsert{r})
-				continue
-			}
-			r.done <- err
-		}
-	}
+	db.insertsOnce.Do(func() { db.inserts.do = db.insertPorts })
+	return db.inserts.submit(cfg)
 }
 
 // insertPorts adds every port of batch in one transaction.
-func (db *DB) insertPorts(batch []*portInsert) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+func (db *DB) insertPorts(ctx context.Context, batch []PortConfig) error {
 	var ops []ovsdb.Operation
 	added := map[string][]string{} // bridge -> new port UUIDs
-	for i, r := range batch {
-		cfg := r.cfg
+	for i, cfg := range batch {
 		if err := db.c.Get(ctx, &bridge{Name: cfg.Bridge}); err != nil {
 			return fmt.Errorf("bridge %s: %w", cfg.Bridge, ErrNotFound)
 		}
