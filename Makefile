@@ -68,7 +68,7 @@ demo-down:
 bench: deps build
 	GOBIN=$(BIN) $(GO) install github.com/containernetworking/plugins/plugins/main/bridge@v1.9.1 github.com/containernetworking/plugins/plugins/ipam/host-local@v1.9.1
 	$(GO) build -o $(BIN)/bench ./e2e/bench
-	$(BIN)/bench -bin $(BIN) -json $(CURDIR)/bench.json
+	$(BIN)/bench -bin $(BIN) -json $(CURDIR)/bench.json -k8s $$(./scripts/k8s.sh kube-apiserver) -crds $(CURDIR)/deploy/crds
 
 clean:
 	rm -rf $(BIN) .cache

@@ -56,7 +56,8 @@ type Status struct {
 	Node     string `json:"node"`
 	Bridge   string `json:"bridge"`
 	Datapath string `json:"datapath"`
-	Round    uint16 `json:"round"` // flow cookie round of this run
+	Round    uint16 `json:"round"`   // flow cookie round of this bridge
+	Resyncs  uint64 `json:"resyncs"` // full reconciles since caned started (OVS came back, ...)
 	Pods     int    `json:"pods"`
 }
 

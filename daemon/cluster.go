@@ -72,13 +72,13 @@ func (d *Daemon) syncFlowsLocked(ctx context.Context) error {
 	want := keyed(flows.WithRound(n.All(), uint16(d.round.Load())))
 	var b ovs.Bundle
 	for k, f := range want {
-		if cur, ok := d.applied[k]; !ok || cur != f {
+		if cur, ok := d.applied[k]; !ok || cur != flowHash(f) {
 			b.Add(f)
 		}
 	}
-	for k, f := range d.applied {
+	for k := range d.applied {
 		if _, ok := want[k]; !ok {
-			b.DeleteStrict(f)
+			b.DeleteStrictKey(k)
 		}
 	}
 	if b.Len() == 0 {
@@ -87,7 +87,7 @@ func (d *Daemon) syncFlowsLocked(ctx context.Context) error {
 	if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
 		return err
 	}
-	d.applied = want
+	d.applied = hashed(want)
 	d.log.Info("cluster change applied", "flowMods", b.Len(), "remoteNodes", len(n.Remotes))
 	return nil
 }

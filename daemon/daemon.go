@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,7 @@ type Daemon struct {
 	ready    atomic.Bool
 	notReady atomic.Value  // string: why not ready
 	round    atomic.Uint32 // flow cookie round of this run (16 bits)
+	resyncs  atomic.Uint64 // full reconciles since start
 	datapath atomic.Value  // string: the bridge's datapath type
 
 	view    atomic.Pointer[view] // domains, pools, remote nodes
@@ -81,8 +83,8 @@ type Daemon struct {
 	// exclusively by reconcile, so no flow is installed under a round that
 	// a concurrent reconcile is about to delete.
 	resync  sync.RWMutex
-	syncMu  sync.Mutex            // serializes syncFlows
-	applied map[string]flows.Flow // non-pod flows installed, by Key
+	syncMu  sync.Mutex        // serializes syncFlows
+	applied map[string]uint64 // non-pod flows installed: flowHash by Key
 
 	locks keyedMutex
 
@@ -129,7 +131,7 @@ func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 			store.Close()
 			return nil, fmt.Errorf("kubeconfig %s: %w", cfg.Kubeconfig, err)
 		}
-		istore, v = kube.NewStore(w.Dynamic, store), &view{Usable: map[string]bool{}}
+		istore, v = kube.NewStore(w.Dynamic, store).Cached(w), &view{Usable: map[string]bool{}}
 	}
 	m, err := ipam.New(ipam.Config{Node: cfg.Node, Store: istore, Pools: v.ipamPools(), Reservations: cfg.ipamReservations()})
 	if err != nil {
@@ -164,10 +166,15 @@ func (d *Daemon) Close() error {
 func (d *Daemon) Run(ctx context.Context) {
 	if d.watcher != nil {
 		d.notReady.Store("waiting for the Kubernetes API (domains, pools, blocks, nodes)")
+		steps := newStepTimer()
 		if err := d.watcher.Start(ctx); err != nil {
 			return
 		}
+		steps.mark("list")
 		d.refreshView()
+		steps.mark("view")
+		v := d.view.Load()
+		d.log.Info("cluster cache synced", "nodes", len(v.Remotes), "pools", len(v.Pools), "took", steps.String())
 		go d.syncLoop(ctx)
 	}
 	go d.watch(ctx)
@@ -175,6 +182,10 @@ func (d *Daemon) Run(ctx context.Context) {
 		if d.Start(ctx) != nil {
 			return
 		}
+		// The start's lists (every Node and Block of the cluster) and its
+		// full flow set are garbage now: give their pages back at once, not
+		// over the runtime's minutes.
+		debug.FreeOSMemory()
 		db := d.db.Load()
 		wctx, stopWatch := context.WithCancel(ctx)
 		switchGone, err := d.of.Watch(wctx, d.cfg.Bridge)
@@ -257,20 +268,25 @@ func (d *Daemon) start(ctx context.Context) error {
 	return d.reconcile(cctx, db)
 }
 
-// reconcile rebuilds the node's attachments from IPAM and OVS and installs
-// the whole desired flow set under a new cookie round in one bundle that
-// also deletes every older round: flows that stay the same are replaced
-// in place atomically, so traffic never stops (no flush).
+// reconcile rebuilds the node's attachments from IPAM and OVS, then
+// brings the installed flows to the desired set by difference, in one
+// bundle: what is already right is not touched (a restart of caned with
+// nothing changed writes no flow), what is missing or different is added
+// (an add with an existing match replaces that flow atomically), what is
+// not desired is deleted — flows of another cookie round by cookie, extra
+// flows of this round one by one, deletes before adds. Traffic never
+// stops (no flush). The round stays that of the bridge's last run; it
+// changes only for a bridge Cane has not run on.
 func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
 	d.resync.Lock()
 	defer d.resync.Unlock()
+	steps := newStepTimer()
 	ids, err := db.BridgeExternalIDs(ctx, d.cfg.Bridge)
 	if err != nil {
 		return err
 	}
-	var last uint16
-	fmt.Sscan(ids[idRound], &last)
-	round := last + 1
+	var round uint16
+	fmt.Sscan(ids[idRound], &round)
 	if round == 0 {
 		round = 1
 	}
@@ -304,30 +320,50 @@ func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
 	d.mu.Unlock()
 	pods := node.Pods
 	node.Pods = nil
-	d.applied = keyed(flows.WithRound(node.All(), round))
+	d.applied = hashed(keyed(flows.WithRound(node.All(), round)))
 	node.Pods = pods
 
+	want := keyed(flows.WithRound(node.All(), round))
+	steps.mark("desired")
 	installed, err := d.of.Dump(ctx, d.cfg.Bridge, "")
 	if err != nil {
 		return err
 	}
+	steps.mark("dump")
 	var b ovs.Bundle
-	b.Add(flows.WithRound(node.All(), round)...)
+	have := make(map[string]flows.Flow, len(installed))
 	stale := map[uint16]bool{}
 	for _, f := range installed {
-		if r := f.Cookie.Round(); r != round && !stale[r] {
-			stale[r] = true
-			b.DeleteCookie(roundCookie(r))
+		if r := f.Cookie.Round(); r != round {
+			if !stale[r] {
+				stale[r] = true
+				b.DeleteCookie(roundCookie(r))
+			}
+			continue
+		}
+		have[f.Key()] = f.Flow
+		if _, ok := want[f.Key()]; !ok {
+			b.DeleteStrictKey(f.Key())
 		}
 	}
-	if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
-		return err
+	deletes := b.Len()
+	for k, f := range want {
+		if h, ok := have[k]; !ok || h != f {
+			b.Add(f)
+		}
 	}
+	if b.Len() > 0 {
+		if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
+			return err
+		}
+	}
+	steps.mark("apply")
 	if err := db.SetBridgeExternalID(ctx, d.cfg.Bridge, idRound, fmt.Sprint(round)); err != nil {
 		return err
 	}
 	d.round.Store(uint32(round))
-	d.log.Info("reconciled", "round", round, "pods", len(node.Pods), "flows", b.Len()-len(stale), "staleRounds", len(stale))
+	d.resyncs.Add(1)
+	d.log.Info("reconciled", "round", round, "pods", len(node.Pods), "flows", len(want), "added", b.Len()-deletes, "deleted", deletes, "staleRounds", len(stale), "took", steps.String())
 	return nil
 }
 

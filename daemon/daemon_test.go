@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -257,23 +258,83 @@ func TestAddErrorsRollBack(t *testing.T) {
 	}
 }
 
+// TestRestartKeepsFlows: a restart with nothing changed writes no flow —
+// the flows keep their packet counters (an add would reset them) and
+// their round — while a flow missing, a stale one and one of another
+// round are fixed by the same resync.
 func TestRestartKeepsFlows(t *testing.T) {
 	n := newNode(t)
 	pod := n.addPod("c1", "prod")
 	before := n.flowCount("")
 	round := uint16(n.d.round.Load())
+	// Count packets on the pod's flows: the pod sends to its gateway (ARP,
+	// then UDP).
+	_ = pod.Do(func(ns.NetNS) error {
+		c, err := net.Dial("udp4", "198.19.0.1:9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for range 3 {
+			_, _ = c.Write([]byte("x"))
+			time.Sleep(50 * time.Millisecond)
+		}
+		return nil
+	})
+	counted := func() uint64 {
+		fs, err := n.d.of.Dump(context.Background(), "br-int", flows.PodCookie(uint32(n.d.Pods()[0].OFPort)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum uint64
+		for _, f := range fs {
+			sum += f.Packets
+		}
+		return sum
+	}
+	packets := counted()
+	if packets == 0 {
+		t.Fatal("no packets counted before the restart")
+	}
 	n.restart()
-	if got := uint16(n.d.round.Load()); got != round+1 {
-		t.Fatalf("round %d after restart, want %d", got, round+1)
+	if got := uint16(n.d.round.Load()); got != round {
+		t.Fatalf("round %d after restart, want %d (the bridge's)", got, round)
 	}
 	if after := n.flowCount(""); after != before {
 		t.Fatalf("%d flows after restart, %d before", after, before)
 	}
-	if old := n.flowCount(roundCookie(round)); old != 0 {
-		t.Fatalf("%d flows of the old round left", old)
+	if got := counted(); got < packets {
+		t.Fatalf("pod flows counted %d packets after the restart, %d before: they were rewritten", got, packets)
 	}
 	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
 		t.Fatalf("CHECK after restart: %v", err)
+	}
+
+	// Break the pipeline three ways; the next restart fixes exactly that.
+	var b ovs.Bundle
+	b.DeleteStrict(flows.Flow{Table: flows.DomainPolicy, Priority: 0})
+	b.Add(flows.Flow{Table: flows.Forward, Priority: 200, Cookie: flows.NewCookie(round, flows.KindPod, 0, 99), Match: "ip,nw_dst=198.19.0.99", Actions: "drop"})
+	b.Add(flows.Flow{Table: flows.Forward, Priority: 300, Cookie: flows.NewCookie(round+7, flows.KindBase, 0, 0), Match: "ip,nw_dst=198.19.0.98", Actions: "drop"})
+	if err := n.d.of.Apply(context.Background(), "br-int", &b); err != nil {
+		t.Fatal(err)
+	}
+	n.restart()
+	if after := n.flowCount(""); after != before {
+		t.Fatalf("%d flows after the repairing restart, %d before", after, before)
+	}
+	if stray := n.flowCount(roundCookie(round + 7)); stray != 0 {
+		t.Fatalf("%d flows of another round left", stray)
+	}
+	policy, err := n.d.of.Dump(context.Background(), "br-int", "table=30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	for _, f := range policy {
+		restored = restored || (f.Priority == 0 && f.Actions == "drop")
+	}
+	if !restored {
+		t.Fatal("the deleted default flow of DomainPolicy was not restored")
 	}
 	// The restarted daemon still deletes the pod properly.
 	if _, err := n.cni("DEL", "c1", pod.Path(), "prod"); err != nil {
@@ -326,23 +387,23 @@ func TestStatusNotReady(t *testing.T) {
 }
 
 // running is a node with one pod, its Run loop started and past its first
-// resync; it returns the pod, the flow count and the round then.
-func running(t *testing.T) (*node, ns.NetNS, int, uint16) {
+// resync; it returns the pod, the flow count and the resync count then.
+func running(t *testing.T) (*node, ns.NetNS, int, uint64) {
 	n := newNode(t)
 	pod := n.addPod("c1", "prod")
 	flowsBefore := n.flowCount("")
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	round0 := n.d.Status().Round
+	resyncs0 := n.d.Status().Resyncs
 	go n.d.Run(ctx)
-	waitFor(t, "Run's first resync", func() bool { s := n.d.Status(); return s.Ready && s.Round > round0 })
-	return n, pod, flowsBefore, n.d.Status().Round
+	waitFor(t, "Run's first resync", func() bool { s := n.d.Status(); return s.Ready && s.Resyncs > resyncs0 })
+	return n, pod, flowsBefore, n.d.Status().Resyncs
 }
 
 // TestOVSDBRestart: ovsdb-server goes away and comes back; caned reports
 // not ready meanwhile, then reconnects, resyncs, and the pod is intact.
 func TestOVSDBRestart(t *testing.T) {
-	n, pod, flowsBefore, round := running(t)
+	n, pod, flowsBefore, resyncs := running(t)
 	if err := n.ovs.StopDB(); err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +414,7 @@ func TestOVSDBRestart(t *testing.T) {
 	if err := n.ovs.StartDB(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ready again", func() bool { s := n.d.Status(); return s.Ready && s.Round > round })
+	waitFor(t, "ready again", func() bool { s := n.d.Status(); return s.Ready && s.Resyncs > resyncs })
 	if got := n.flowCount(""); got != flowsBefore {
 		t.Fatalf("%d flows after the resync, %d before", got, flowsBefore)
 	}
@@ -418,7 +479,7 @@ func must[T any](v T, err error) T {
 // TestVswitchdRestart: ovs-vswitchd restarts (ovsdb-server stays), taking
 // every flow with it; caned notices, replays them, and the pod is intact.
 func TestVswitchdRestart(t *testing.T) {
-	n, pod, flowsBefore, round := running(t)
+	n, pod, flowsBefore, resyncs := running(t)
 	if err := n.ovs.StopSwitch(); err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +488,7 @@ func TestVswitchdRestart(t *testing.T) {
 	if err := n.ovs.StartSwitch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ready again", func() bool { s := n.d.Status(); return s.Ready && s.Round > round })
+	waitFor(t, "ready again", func() bool { s := n.d.Status(); return s.Ready && s.Resyncs > resyncs })
 	t.Logf("flows replayed %s after vswitchd started again", time.Since(start).Round(time.Millisecond))
 	if got := n.flowCount(""); got != flowsBefore {
 		t.Fatalf("%d flows after the replay, %d before", got, flowsBefore)

@@ -10,7 +10,7 @@ import (
 // Status reports readiness and what the node holds.
 func (d *Daemon) Status() api.Status {
 	dp, _ := d.datapath.Load().(string)
-	s := api.Status{Ready: d.ready.Load(), Node: d.cfg.Node, Bridge: d.cfg.Bridge, Datapath: dp, Round: uint16(d.round.Load())}
+	s := api.Status{Ready: d.ready.Load(), Node: d.cfg.Node, Bridge: d.cfg.Bridge, Datapath: dp, Round: uint16(d.round.Load()), Resyncs: d.resyncs.Load()}
 	if _, err := d.ovsdb(); err != nil && s.Ready {
 		s.Ready, s.Reason = false, err.Error()
 	}

@@ -87,7 +87,7 @@ func arpResponderDefault() Flow {
 func arpResponderGateway(vni uint32, p Pool, n Node) Flow {
 	return Flow{
 		Table: ARPResponder, Priority: 200, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match:   fmt.Sprintf("arp,%s=%#x,arp_op=1,arp_tpa=%s", RegDomain, vni, p.Gateway),
+		Match:   fmt.Sprintf("arp,%s=%#x,arp_tpa=%s,arp_op=1", RegDomain, vni, p.Gateway),
 		Actions: arpReply(n.GatewayMAC.String(), p.Gateway.String()),
 	}
 }

@@ -19,7 +19,7 @@ var (
 
 // arpPool is the pool-wide ARP answer: MAC 0a:58 + the asked address.
 func arpPool(vni, cidr string) string {
-	return "table=20,priority=100,cookie=0x10000000000,arp,reg0=" + vni + ",arp_op=1,arp_tpa=" + cidr +
+	return "table=20,priority=100,cookie=0x10000000000,arp,reg0=" + vni + ",arp_tpa=" + cidr + ",arp_op=1" +
 		" actions=move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_src,move:NXM_OF_ARP_TPA[]->NXM_OF_ETH_SRC[0..31]" +
 		",set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ETH_SRC[]->NXM_NX_ARP_SHA[]" +
 		",move:NXM_OF_ARP_TPA[]->NXM_NX_REG2[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],move:NXM_NX_REG2[]->NXM_OF_ARP_SPA[],IN_PORT"
@@ -32,7 +32,7 @@ func TestPodFlows(t *testing.T) {
 		"table=0,priority=200,cookie=0x2000000000a,in_port=10 actions=set_field:0x64->reg0,goto_table:10",
 		"table=10,priority=200,cookie=0x2000000000a,arp,in_port=10,dl_src=0a:58:c6:13:00:02,arp_spa=198.19.0.2,arp_sha=0a:58:c6:13:00:02 actions=goto_table:20",
 		"table=10,priority=200,cookie=0x2000000000a,ip,in_port=10,dl_src=0a:58:c6:13:00:02,nw_src=198.19.0.2 actions=goto_table:20",
-		"table=40,priority=200,cookie=0x2000000000a,ip,nw_dst=198.19.0.2 actions=set_field:0a:58:c6:13:00:02->eth_dst,set_field:10->reg1,goto_table:50",
+		"table=40,priority=200,cookie=0x2000000000a,ip,nw_dst=198.19.0.2 actions=set_field:0a:58:c6:13:00:02->eth_dst,set_field:0xa->reg1,goto_table:50",
 	}
 	assertFlows(t, "PodFlows", Strings(PodFlows(prodPod)), want)
 }
@@ -56,14 +56,14 @@ func TestBase(t *testing.T) {
 		{"empty node", Node{GatewayMAC: gwMAC}, nil},
 		{"one domain", Node{GatewayMAC: gwMAC, Domains: []Domain{prod}, Pools: []Pool{prodNet}}, []string{
 			arpPool("0x64", "198.19.0.0/24"),
-			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0x64,arp_op=1,arp_tpa=198.19.0.1 actions=" + arpReplyGW0,
+			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0x64,arp_tpa=198.19.0.1,arp_op=1 actions=" + arpReplyGW0,
 			"table=30,priority=100,cookie=0x10200000000,ip,nw_dst=198.19.0.0/24 actions=drop",
 			"table=30,priority=200,cookie=0x10000000000,ip,reg0=0x64,nw_dst=198.19.0.0/24 actions=goto_table:40",
 		}},
 		{"two isolated domains", Node{GatewayMAC: gwMAC, Domains: []Domain{prod, test}, Pools: []Pool{prodNet, testNet}}, []string{
 			arpPool("0x64", "198.19.0.0/24"), arpPool("0xc8", "198.19.1.0/24"),
-			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0x64,arp_op=1,arp_tpa=198.19.0.1 actions=" + arpReplyGW0,
-			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0xc8,arp_op=1,arp_tpa=198.19.1.1 actions=" + strings.Replace(arpReplyGW0, "198.19.0.1->arp_spa", "198.19.1.1->arp_spa", 1),
+			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0x64,arp_tpa=198.19.0.1,arp_op=1 actions=" + arpReplyGW0,
+			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0xc8,arp_tpa=198.19.1.1,arp_op=1 actions=" + strings.Replace(arpReplyGW0, "198.19.0.1->arp_spa", "198.19.1.1->arp_spa", 1),
 			"table=30,priority=100,cookie=0x10200000000,ip,nw_dst=198.19.0.0/24 actions=drop",
 			"table=30,priority=100,cookie=0x10200000000,ip,nw_dst=198.19.1.0/24 actions=drop",
 			"table=30,priority=200,cookie=0x10000000000,ip,reg0=0x64,nw_dst=198.19.0.0/24 actions=goto_table:40",
@@ -71,8 +71,8 @@ func TestBase(t *testing.T) {
 		}},
 		{"peering applies both ways", Node{GatewayMAC: gwMAC, Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, test}, Pools: []Pool{prodNet, testNet}}, []string{
 			arpPool("0x64", "198.19.0.0/24"), arpPool("0xc8", "198.19.1.0/24"),
-			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0x64,arp_op=1,arp_tpa=198.19.0.1 actions=" + arpReplyGW0,
-			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0xc8,arp_op=1,arp_tpa=198.19.1.1 actions=" + strings.Replace(arpReplyGW0, "198.19.0.1->arp_spa", "198.19.1.1->arp_spa", 1),
+			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0x64,arp_tpa=198.19.0.1,arp_op=1 actions=" + arpReplyGW0,
+			"table=20,priority=200,cookie=0x10000000000,arp,reg0=0xc8,arp_tpa=198.19.1.1,arp_op=1 actions=" + strings.Replace(arpReplyGW0, "198.19.0.1->arp_spa", "198.19.1.1->arp_spa", 1),
 			"table=30,priority=100,cookie=0x10200000000,ip,nw_dst=198.19.0.0/24 actions=drop",
 			"table=30,priority=100,cookie=0x10200000000,ip,nw_dst=198.19.1.0/24 actions=drop",
 			"table=30,priority=200,cookie=0x10000000000,ip,reg0=0x64,nw_dst=198.19.0.0/24 actions=goto_table:40",

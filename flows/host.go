@@ -28,7 +28,7 @@ func hostBase(n Node) []Flow {
 			Actions: fmt.Sprintf("set_field:%#x->%s,%s", HostDomain, RegDomain, gotoTable(SpoofGuard))},
 		{Table: SpoofGuard, Priority: 200, Cookie: base, Match: fmt.Sprintf("in_port=%d", HostOFPort), Actions: gotoTable(ARPResponder)},
 		{Table: DomainPolicy, Priority: 10, Cookie: base, Match: "ip",
-			Actions: fmt.Sprintf("set_field:%s->eth_src,set_field:%s->eth_dst,set_field:%d->%s,%s", n.GatewayMAC, n.HostMAC, HostOFPort, RegOutPort, gotoTable(Output))},
+			Actions: fmt.Sprintf("set_field:%s->eth_src,set_field:%s->eth_dst,set_field:%#x->%s,%s", n.GatewayMAC, n.HostMAC, HostOFPort, RegOutPort, gotoTable(Output))},
 		drop(DomainPolicy, 20, ReasonNoRoute, fmt.Sprintf("ip,in_port=%d", HostOFPort)),
 		// The node reaches its own pods only (forwardPod outranks this).
 		drop(Forward, 150, ReasonNoRoute, fmt.Sprintf("ip,%s=%#x", RegDomain, HostDomain)),
@@ -58,7 +58,7 @@ func hostBase(n Node) []Flow {
 func arpResponderHost(p Pool, n Node) Flow {
 	return Flow{
 		Table: ARPResponder, Priority: 100, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match: fmt.Sprintf("arp,%s=%#x,arp_op=1,arp_tpa=%s", RegDomain, HostDomain, p.CIDR),
+		Match: fmt.Sprintf("arp,%s=%#x,arp_tpa=%s,arp_op=1", RegDomain, HostDomain, p.CIDR),
 		Actions: "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:" + n.GatewayMAC.String() + "->eth_src" +
 			",set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],set_field:" + n.GatewayMAC.String() + "->arp_sha" +
 			",move:NXM_OF_ARP_TPA[]->NXM_NX_REG2[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],move:NXM_NX_REG2[]->NXM_OF_ARP_SPA[]" +

@@ -31,9 +31,9 @@ func TestHostFlows(t *testing.T) {
 		"table=0,priority=210,cookie=0x10000000000,ip,in_port=3,nw_src=198.19.0.0/24 actions=set_field:0x64->reg0,goto_table:10",
 		"table=0,priority=210,cookie=0x10000000000,ip,in_port=3,nw_src=198.19.1.0/24 actions=set_field:0xc8->reg0,goto_table:10",
 		"table=10,priority=200,cookie=0x10000000000,in_port=3 actions=goto_table:20",
-		"table=20,priority=100,cookie=0x10000000000,arp,reg0=0x1000000,arp_op=1,arp_tpa=198.19.0.0/24 actions=" + arpReplyHost,
-		"table=20,priority=100,cookie=0x10000000000,arp,reg0=0x1000000,arp_op=1,arp_tpa=198.19.1.0/24 actions=" + arpReplyHost,
-		"table=30,priority=10,cookie=0x10000000000,ip actions=set_field:0a:58:00:00:00:01->eth_src,set_field:0a:58:00:00:00:02->eth_dst,set_field:3->reg1,goto_table:50",
+		"table=20,priority=100,cookie=0x10000000000,arp,reg0=0x1000000,arp_tpa=198.19.0.0/24,arp_op=1 actions=" + arpReplyHost,
+		"table=20,priority=100,cookie=0x10000000000,arp,reg0=0x1000000,arp_tpa=198.19.1.0/24,arp_op=1 actions=" + arpReplyHost,
+		"table=30,priority=10,cookie=0x10000000000,ip actions=set_field:0a:58:00:00:00:01->eth_src,set_field:0a:58:00:00:00:02->eth_dst,set_field:0x3->reg1,goto_table:50",
 		"table=30,priority=20,cookie=0x10400000000,ip,in_port=3 actions=drop",
 		"table=30,priority=20,cookie=0x10400000000,ip,in_port=1 actions=drop",
 		"table=30,priority=200,cookie=0x10000000000,ip,reg0=0x1000000,nw_dst=198.19.0.0/24 actions=goto_table:40",
@@ -68,7 +68,7 @@ func TestHostLentBlock(t *testing.T) {
 		// what the node forwards from the borrower's pods is production's
 		"table=0,priority=220,cookie=0x10000000000,ip,in_port=3,nw_src=198.19.1.16/28 actions=set_field:0x64->reg0,goto_table:10",
 		// the node resolves them above the seal's ARP drop (140)
-		"table=20,priority=150,cookie=0x10000000000,arp,reg0=0x1000000,arp_op=1,arp_tpa=198.19.1.16/28 actions=" + arpReplyHost,
+		"table=20,priority=150,cookie=0x10000000000,arp,reg0=0x1000000,arp_tpa=198.19.1.16/28,arp_op=1 actions=" + arpReplyHost,
 		// the node reaches them above the lent block's seal (240)
 		"table=30,priority=250,cookie=0x10000000000,ip,reg0=0x1000000,nw_dst=198.19.1.16/28 actions=goto_table:40",
 	} {

@@ -36,7 +36,7 @@ func lentFlows(n Node, lb LentBlock) []Flow {
 	block := Pool{Name: lb.Pool, CIDR: lb.CIDR}
 	fs := []Flow{
 		drop(DomainPolicy, 240, ReasonIsolation, fmt.Sprintf("ip,nw_dst=%s", lb.CIDR)),
-		drop(ARPResponder, 140, ReasonIsolation, fmt.Sprintf("arp,arp_op=1,arp_tpa=%s", lb.CIDR)),
+		drop(ARPResponder, 140, ReasonIsolation, fmt.Sprintf("arp,arp_tpa=%s,arp_op=1", lb.CIDR)),
 		withPriority(arpResponderPool(borrower.VNI, block), 150),
 		arpResponderGateway(borrower.VNI, pool, n),
 	}

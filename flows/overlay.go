@@ -67,7 +67,7 @@ func addr32(a netip.Addr) uint32 {
 func classifierTunnel(r RemoteNode) Flow {
 	return Flow{
 		Table: Classifier, Priority: 200, Cookie: nodeCookie(r),
-		Match:   fmt.Sprintf("in_port=%d,tun_src=%s", TunnelOFPort, r.VTEP),
+		Match:   fmt.Sprintf("tun_src=%s,in_port=%d", r.VTEP, TunnelOFPort),
 		Actions: gotoTable(TunnelVNI),
 	}
 }
@@ -115,7 +115,7 @@ func classifierUplinkDefault() Flow {
 func arpResponderPool(vni uint32, p Pool) Flow {
 	return Flow{
 		Table: ARPResponder, Priority: 100, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match: fmt.Sprintf("arp,%s=%#x,arp_op=1,arp_tpa=%s", RegDomain, vni, p.CIDR),
+		Match: fmt.Sprintf("arp,%s=%#x,arp_tpa=%s,arp_op=1", RegDomain, vni, p.CIDR),
 		Actions: "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]" +
 			",set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_src,move:NXM_OF_ARP_TPA[]->NXM_OF_ETH_SRC[0..31]" +
 			",set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ETH_SRC[]->NXM_NX_ARP_SHA[]" +
@@ -130,7 +130,7 @@ func forwardRemote(r RemoteNode, b RemoteBlock) Flow {
 	return Flow{
 		Table: Forward, Priority: 100, Cookie: nodeCookie(r),
 		Match: fmt.Sprintf("ip,nw_dst=%s", b.CIDR),
-		Actions: fmt.Sprintf("set_field:%s->tun_dst,move:NXM_NX_REG0[0..23]->NXM_NX_TUN_ID[0..23],set_field:%d->%s,%s",
+		Actions: fmt.Sprintf("set_field:%s->tun_dst,move:NXM_NX_REG0[0..23]->NXM_NX_TUN_ID[0..23],set_field:%#x->%s,%s",
 			r.VTEP, TunnelOFPort, RegOutPort, gotoTable(Output)),
 	}
 }
@@ -141,7 +141,7 @@ func forwardRemoteVLAN(r RemoteNode, b RemoteBlock, d Domain) Flow {
 	return Flow{
 		Table: Forward, Priority: 100, Cookie: nodeCookie(r),
 		Match: fmt.Sprintf("ip,nw_dst=%s", b.CIDR),
-		Actions: fmt.Sprintf("move:NXM_OF_IP_DST[]->NXM_OF_ETH_DST[0..31],set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_dst,push_vlan:0x8100,set_field:%#x->vlan_vid,set_field:%d->%s,%s",
+		Actions: fmt.Sprintf("move:NXM_OF_IP_DST[]->NXM_OF_ETH_DST[0..31],set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_dst,push_vlan:0x8100,set_field:%d->vlan_vid,set_field:%#x->%s,%s",
 			0x1000|uint32(d.VLAN), UplinkOFPort, RegOutPort, gotoTable(Output)),
 	}
 }

@@ -24,13 +24,13 @@ func TestRemoteFlows(t *testing.T) {
 		want []string
 	}{
 		{"overlay and uplink", overlayNode, []string{
-			"table=0,priority=200,cookie=0x300c6120002,in_port=1,tun_src=198.18.0.2 actions=goto_table:5",
-			"table=40,priority=100,cookie=0x300c6120002,ip,nw_dst=198.19.0.64/26 actions=set_field:198.18.0.2->tun_dst,move:NXM_NX_REG0[0..23]->NXM_NX_TUN_ID[0..23],set_field:1->reg1,goto_table:50",
-			"table=40,priority=100,cookie=0x300c6120002,ip,nw_dst=198.19.2.64/26 actions=move:NXM_OF_IP_DST[]->NXM_OF_ETH_DST[0..31],set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_dst,push_vlan:0x8100,set_field:0x101e->vlan_vid,set_field:2->reg1,goto_table:50",
+			"table=0,priority=200,cookie=0x300c6120002,tun_src=198.18.0.2,in_port=1 actions=goto_table:5",
+			"table=40,priority=100,cookie=0x300c6120002,ip,nw_dst=198.19.0.64/26 actions=set_field:198.18.0.2->tun_dst,move:NXM_NX_REG0[0..23]->NXM_NX_TUN_ID[0..23],set_field:0x1->reg1,goto_table:50",
+			"table=40,priority=100,cookie=0x300c6120002,ip,nw_dst=198.19.2.64/26 actions=move:NXM_OF_IP_DST[]->NXM_OF_ETH_DST[0..31],set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_dst,push_vlan:0x8100,set_field:4126->vlan_vid,set_field:0x2->reg1,goto_table:50",
 		}},
 		{"no uplink: VLAN blocks unreachable", Node{GatewayMAC: gwMAC, Overlay: true, Domains: overlayNode.Domains, Pools: overlayNode.Pools}, []string{
-			"table=0,priority=200,cookie=0x300c6120002,in_port=1,tun_src=198.18.0.2 actions=goto_table:5",
-			"table=40,priority=100,cookie=0x300c6120002,ip,nw_dst=198.19.0.64/26 actions=set_field:198.18.0.2->tun_dst,move:NXM_NX_REG0[0..23]->NXM_NX_TUN_ID[0..23],set_field:1->reg1,goto_table:50",
+			"table=0,priority=200,cookie=0x300c6120002,tun_src=198.18.0.2,in_port=1 actions=goto_table:5",
+			"table=40,priority=100,cookie=0x300c6120002,ip,nw_dst=198.19.0.64/26 actions=set_field:198.18.0.2->tun_dst,move:NXM_NX_REG0[0..23]->NXM_NX_TUN_ID[0..23],set_field:0x1->reg1,goto_table:50",
 		}},
 		{"single node: nothing", Node{GatewayMAC: gwMAC, Domains: overlayNode.Domains, Pools: overlayNode.Pools}, []string{}},
 	}

@@ -14,7 +14,7 @@ func Parse(s string) (Flow, error) {
 	if !ok {
 		return Flow{}, fmt.Errorf("parse flow %q: no actions", s)
 	}
-	f := Flow{Actions: actions}
+	f := Flow{Actions: actions, Priority: 32768} // OVS prints no priority when it is the default
 	var match []string
 	for _, field := range strings.Split(strings.ReplaceAll(head, ", ", ","), ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(field), "=")

@@ -54,6 +54,6 @@ func forwardPod(p Pod) Flow {
 	return Flow{
 		Table: Forward, Priority: 200, Cookie: podCookie(p),
 		Match:   fmt.Sprintf("ip,nw_dst=%s", p.IP),
-		Actions: fmt.Sprintf("set_field:%s->eth_dst,set_field:%d->%s,%s", p.MAC, p.OFPort, RegOutPort, gotoTable(Output)),
+		Actions: fmt.Sprintf("set_field:%s->eth_dst,set_field:%#x->%s,%s", p.MAC, p.OFPort, RegOutPort, gotoTable(Output)),
 	}
 }

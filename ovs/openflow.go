@@ -66,8 +66,11 @@ func (b *Bundle) Add(fs ...flows.Flow) {
 }
 
 // DeleteStrict deletes the one flow with f's table, priority and match.
-func (b *Bundle) DeleteStrict(f flows.Flow) {
-	b.lines = append(b.lines, "delete_strict "+strings.TrimSuffix(f.Key(), ","))
+func (b *Bundle) DeleteStrict(f flows.Flow) { b.DeleteStrictKey(f.Key()) }
+
+// DeleteStrictKey is DeleteStrict by the flow's Key.
+func (b *Bundle) DeleteStrictKey(key string) {
+	b.lines = append(b.lines, "delete_strict "+strings.TrimSuffix(key, ","))
 }
 
 // DeleteCookie deletes every flow whose cookie matches sel, as made by

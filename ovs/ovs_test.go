@@ -93,8 +93,9 @@ func TestPorts(t *testing.T) {
 // pods and a remote node with blocks of each.
 var node = flows.Node{
 	GatewayMAC: net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 1},
-	Overlay:    true, Uplink: true,
-	Domains: []flows.Domain{{Name: "production", VNI: 100}, {Name: "test", VNI: 200}, {Name: "legacy", VNI: 300, VLAN: 30}},
+	Overlay:    true, Uplink: true, Host: true, HostMAC: net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 2},
+	LentBlocks: []flows.LentBlock{{CIDR: netip.MustParsePrefix("198.19.1.16/28"), Pool: "test", Domain: "production"}},
+	Domains:    []flows.Domain{{Name: "production", VNI: 100}, {Name: "test", VNI: 200}, {Name: "legacy", VNI: 300, VLAN: 30}},
 	Pools: []flows.Pool{
 		{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.0.0/24"), Gateway: netip.MustParseAddr("198.19.0.1")},
 		{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/24"), Gateway: netip.MustParseAddr("198.19.1.1")},
@@ -168,6 +169,43 @@ func TestPipelineInstalls(t *testing.T) {
 	if got, want := len(dumped(t, o, "")), len(want)-len(flows.PodFlows(node.Pods[0]))-len(flows.RemoteFlows(node, node.Remotes[0])); got != want {
 		t.Fatalf("%d flows after removing a pod and a node, want %d", got, want)
 	}
+}
+
+// TestFlowsPrintAsOVS: every flow the builders make (pods, remote nodes,
+// VLAN and overlay domains, the host port, a lent block) reads back from
+// OVS exactly as written — match and actions — so a restart's diff of
+// installed against desired finds nothing to rewrite on an unchanged node.
+func TestFlowsPrintAsOVS(t *testing.T) {
+	o, c := newBridge(t)
+	want := flows.WithRound(node.All(), 1)
+	var b ovs.Bundle
+	b.Add(want...)
+	if err := o.OpenFlow().Apply(c, "br-int", &b); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]flows.Flow{}
+	for _, f := range dumped(t, o, "") {
+		got[f.Key()] = f
+	}
+	for _, w := range want {
+		g, ok := got[w.Key()]
+		switch {
+		case !ok:
+			t.Errorf("OVS prints the match of\n  %s\nelse; it holds:\n  %s", w, strings.Join(flows.Strings(sameTable(got, w)), "\n  "))
+		case g.Actions != w.Actions:
+			t.Errorf("OVS prints the actions of\n  %s\nas\n  %s", w, g.Actions)
+		}
+	}
+}
+
+func sameTable(fs map[string]flows.Flow, w flows.Flow) []flows.Flow {
+	var out []flows.Flow
+	for _, f := range fs {
+		if f.Table == w.Table && f.Priority == w.Priority {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // TestBundleAllOrNothing: one bad flow in a bundle means no flow changes.

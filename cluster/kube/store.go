@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/cane-cni/cane/cluster/local"
 	"github.com/cane-cni/cane/ipam"
@@ -22,6 +23,7 @@ type Store struct {
 	dyn     dynamic.Interface
 	local   *local.Store
 	timeout time.Duration
+	cached  cache.Store // the watcher's Blocks, if Cached
 }
 
 var _ ipam.Store = (*Store)(nil)
@@ -35,9 +37,31 @@ func (s *Store) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), s.timeout)
 }
 
-// Blocks lists a pool's blocks from the API server (not a cache: claims
-// are rare and must see the latest state).
+// Cached makes Blocks read the watcher's cache instead of listing from
+// the API server. On a 10,000-node cluster a list is 10,000 objects
+// (≈ 1 s and 35 MB of garbage) for every claim and every pool a restarted
+// node learns. A cache that lags costs no correctness: the create that
+// claims is the compare-and-swap, and IPAM retries a block it lost.
+func (s *Store) Cached(w *Watcher) *Store {
+	s.cached = w.blocks
+	return s
+}
+
+// Blocks lists a pool's blocks: from the watcher's cache (Cached), else
+// from the API server.
 func (s *Store) Blocks(pool string) ([]ipam.Block, error) {
+	if s.cached != nil {
+		var out []ipam.Block
+		for _, obj := range s.cached.List() {
+			c, ok := obj.(*cachedBlock)
+			if !ok || c.err != nil || c.block.Pool != pool {
+				continue // one that cannot be read is named in the view's errors
+			}
+			b := c.block
+			out = append(out, ipam.Block{Pool: b.Pool, CIDR: b.CIDR, Node: b.Node, Domain: b.Domain, Loan: b.Loan})
+		}
+		return out, nil
+	}
 	ctx, cancel := s.ctx()
 	defer cancel()
 	list, err := s.dyn.Resource(BlocksResource).List(ctx, metav1.ListOptions{LabelSelector: LabelPool + "=" + pool})

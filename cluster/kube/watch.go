@@ -50,18 +50,25 @@ func NewWatcher(cfg *rest.Config) (*Watcher, error) {
 		core:    informers.NewSharedInformerFactory(cs, 0),
 		changed: make(chan struct{}, 1),
 	}
-	w.domains = w.watch(w.dyn.ForResource(DomainsResource).Informer())
-	w.pools = w.watch(w.dyn.ForResource(PoolsResource).Informer())
-	w.blocks = w.watch(w.dyn.ForResource(BlocksResource).Informer())
-	w.loans = w.watch(w.dyn.ForResource(LoansResource).Informer())
-	w.nodes = w.watch(w.core.Core().V1().Nodes().Informer())
+	w.domains = w.watch(w.dyn.ForResource(DomainsResource).Informer(), slimObject, nil)
+	w.pools = w.watch(w.dyn.ForResource(PoolsResource).Informer(), slimObject, nil)
+	w.blocks = w.watch(w.dyn.ForResource(BlocksResource).Informer(), slimBlock, nil)
+	w.loans = w.watch(w.dyn.ForResource(LoansResource).Informer(), slimObject, nil)
+	w.nodes = w.watch(w.core.Core().V1().Nodes().Informer(), slimNode, nodeChanged)
 	return w, nil
 }
 
-func (w *Watcher) watch(inf cache.SharedIndexInformer) cache.Store {
+// watch caches what transform keeps of each object and signals every
+// add, delete and update — or, with changed, only the updates it reports.
+func (w *Watcher) watch(inf cache.SharedIndexInformer, transform cache.TransformFunc, changed func(old, cur any) bool) cache.Store {
+	_ = inf.SetTransform(transform) // before Start, so it cannot fail
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { w.signal() },
-		UpdateFunc: func(any, any) { w.signal() },
+		AddFunc: func(any) { w.signal() },
+		UpdateFunc: func(old, cur any) {
+			if changed == nil || changed(old, cur) {
+				w.signal()
+			}
+		},
 		DeleteFunc: func(any) { w.signal() },
 	})
 	return inf.GetStore()
@@ -122,13 +129,13 @@ func (w *Watcher) View() View {
 		}
 		return err
 	})
-	each(w.blocks, &v, func(name string, u *unstructured.Unstructured) error {
-		b, err := blockOf(u)
-		if err == nil {
-			v.Blocks = append(v.Blocks, b)
+	for _, obj := range w.blocks.List() {
+		if c, ok := obj.(*cachedBlock); ok && c.err != nil {
+			v.Errors = append(v.Errors, fmt.Sprintf("Block %s: %v", c.name, c.err))
+		} else if ok {
+			v.Blocks = append(v.Blocks, c.block)
 		}
-		return err
-	})
+	}
 	each(w.loans, &v, func(name string, u *unstructured.Unstructured) error {
 		var o struct {
 			Spec Loan `json:"spec"`
@@ -141,12 +148,9 @@ func (w *Watcher) View() View {
 		return nil
 	})
 	for _, obj := range w.nodes.List() {
-		n := obj.(*corev1.Node)
-		maxPods := 110
-		if q, ok := n.Status.Allocatable[corev1.ResourcePods]; ok {
-			maxPods = int(q.Value())
+		if c, ok := obj.(*cachedNode); ok {
+			v.Nodes = append(v.Nodes, c.Node)
 		}
-		v.Nodes = append(v.Nodes, Node{Name: n.Name, VTEP: vtepOf(n), Labels: n.Labels, MaxPods: maxPods})
 	}
 	SortView(&v)
 	return v

@@ -37,7 +37,9 @@ func main() {
 	bin := flag.String("bin", "bin", "directory with cane, caned and the reference plugins (bridge, host-local)")
 	out := flag.String("json", "bench.json", "write the results here")
 	pods := flag.Int("pods", 200, "pods per series")
-	nodes := flag.Int("nodes", 10000, "remote nodes for the tunnel-flow series")
+	nodes := flag.Int("nodes", 10000, "remote nodes for the tunnel-flow and cluster series")
+	k8sDir := flag.String("k8s", "", "directory with kube-apiserver, for the cluster series (skipped if empty)")
+	crdDir := flag.String("crds", "deploy/crds", "Cane's CRDs, for the cluster series")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -45,7 +47,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	results, err := run(ctx, tb, *pods, *nodes)
+	results, err := run(ctx, tb, *pods, *nodes, *k8sDir, *crdDir)
 	if steps, serr := addSteps(filepath.Join(tb.Dir, "node1", "caned.log")); serr == nil {
 		results = append(results, steps...)
 	}

@@ -186,19 +186,23 @@ func floor(tb *testbed.Testbed, node *testbed.Node, n int) ([]time.Duration, err
 }
 
 // canedRSS is caned's resident set in MiB.
-func canedRSS(node *testbed.Node) (float64, error) {
+func canedRSS(node *testbed.Node) (float64, error) { return canedMem(node, "VmRSS:") }
+
+// canedMem is one /proc/PID/status memory line of caned, in MiB (RssAnon:
+// what caned owns; RssFile: its binary's pages).
+func canedMem(node *testbed.Node, key string) (float64, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", node.CanedPID()))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			var kb float64
 			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
 			return kb / 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS for caned")
+	return 0, fmt.Errorf("no %s for caned", key)
 }
 
 func startNode(ctx context.Context, tb *testbed.Testbed) (*testbed.Node, error) {
