@@ -71,7 +71,7 @@ type Daemon struct {
 	db       atomic.Pointer[ovs.DB]
 	ready    atomic.Bool
 	notReady atomic.Value  // string: why not ready
-	round    atomic.Uint32 // flow cookie round of this run (16 bits)
+	round    atomic.Uint32 // flow cookie round of the bridge (16 bits), kept across restarts
 	resyncs  atomic.Uint64 // full reconciles since start
 	datapath atomic.Value  // string: the bridge's datapath type
 
@@ -80,8 +80,8 @@ type Daemon struct {
 	mtu     atomic.Int32         // pod MTU in force
 
 	// resync is held shared by every CNI operation and by syncFlows, and
-	// exclusively by reconcile, so no flow is installed under a round that
-	// a concurrent reconcile is about to delete.
+	// exclusively by reconcile, so no flow changes between reconcile's dump
+	// of the installed flows and its bundle of the difference.
 	resync  sync.RWMutex
 	syncMu  sync.Mutex        // serializes syncFlows
 	applied map[string]uint64 // non-pod flows installed: flowHash by Key
