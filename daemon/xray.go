@@ -53,6 +53,7 @@ func (d *Daemon) XRay(ctx context.Context) api.XRay {
 	d.mu.Unlock()
 
 	check("node ports", d.checkNodePorts(ports), "tunnel and uplink as configured")
+	check("host port", d.checkHostPort(), fmt.Sprintf("%s up, a route for each of %d pools", hostPort, len(d.view.Load().Pools)))
 	check("ports match pods", checkPodPorts(ports, atts, d.cfg.Bridge), fmt.Sprintf("%d pod ports, each with its pod", len(atts)))
 	check("flows match desired", d.checkFlows(ctx, flows.WithRound(desired.All(), uint16(d.round.Load()))), fmt.Sprintf("%d flows as desired", len(installed)))
 	check("addresses match pods", d.checkAddresses(), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
@@ -98,6 +99,28 @@ func (d *Daemon) checkNodePorts(ports []ovs.PortInfo) []string {
 		got, ok := byName[name]
 		p = append(p, problem(!ok, "port %s missing", name)...)
 		p = append(p, problem(ok && got.OFPort != ofport, "port %s has ofport %d, want %d", name, got.OFPort, ofport)...)
+	}
+	return p
+}
+
+// checkHostPort: the node reaches its pods — the host port is up and
+// routes exactly the pools.
+func (d *Daemon) checkHostPort() []string {
+	up, routes, err := podnet.HostPortRoutes(d.hostNS, hostPort)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	p := problem(!up, "%s is down", hostPort)
+	have := map[netip.Prefix]bool{}
+	for _, r := range routes {
+		have[r] = true
+	}
+	for _, pool := range d.view.Load().Pools {
+		p = append(p, problem(!have[pool.CIDR.Masked()], "no route for pool %s (%s) through %s: the node cannot reach those pods", pool.Name, pool.CIDR, hostPort)...)
+		delete(have, pool.CIDR.Masked())
+	}
+	for r := range have {
+		p = append(p, fmt.Sprintf("route for %s through %s, which no pool has", r, hostPort))
 	}
 	return p
 }

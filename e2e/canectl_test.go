@@ -230,6 +230,15 @@ func TestCanectl(t *testing.T) {
 		assertOnly(t, c, node, prodA, prodB, testA)
 	})
 
+	t.Run("xray catches a lost host-port route", func(t *testing.T) {
+		if out, err := exec.Command("ip", "-n", node.NetNSName(), "route", "del", "198.19.1.0/24", "dev", "cane-host").CombinedOutput(); err != nil {
+			t.Fatalf("ip route del: %v: %s", err, out)
+		}
+		wantXRay(t, node, "host port", "no route for pool test")
+		restartCaned(t, c, node)
+		wantXRay(t, node, "", "")
+	})
+
 	t.Run("xray catches a stopped ovs-vswitchd", func(t *testing.T) {
 		if err := node.OVS.StopSwitch(); err != nil {
 			t.Fatal(err)

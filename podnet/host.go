@@ -68,3 +68,31 @@ func SetupHostPort(hostNS ns.NetNS, name string, mtu int, want []netip.Prefix) e
 	}
 	return nil
 }
+
+// HostPortRoutes reports whether the host port is up and the prefixes
+// routed through it.
+func HostPortRoutes(hostNS ns.NetNS, name string) (up bool, routes []netip.Prefix, err error) {
+	h, err := netlink.NewHandleAt(netns.NsHandle(hostNS.Fd()))
+	if err != nil {
+		return false, nil, fmt.Errorf("netlink in host netns: %w", err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return false, nil, fmt.Errorf("host port %s: %w", name, err)
+	}
+	rs, err := h.RouteList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return false, nil, fmt.Errorf("list routes of %s: %w", name, err)
+	}
+	for _, r := range rs {
+		if r.Dst == nil {
+			continue
+		}
+		if p, ok := netip.AddrFromSlice(r.Dst.IP); ok {
+			ones, _ := r.Dst.Mask.Size()
+			routes = append(routes, netip.PrefixFrom(p.Unmap(), ones))
+		}
+	}
+	return l.Attrs().Flags&net.FlagUp != 0, routes, nil
+}

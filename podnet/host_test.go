@@ -66,13 +66,20 @@ func TestSetupHostPort(t *testing.T) {
 			t.Errorf("%s: routes %v, want %v", step.name, got, step.got)
 		}
 	}
+	if err := SetupHostPort(host, "cane-host", 1450, []netip.Prefix{prod}); err != nil {
+		t.Fatal(err)
+	}
+	up, rs, err := HostPortRoutes(host, "cane-host")
+	if err != nil || !up || len(rs) != 1 || rs[0] != prod {
+		t.Errorf("HostPortRoutes = %v %v %v, want up and [%s]", up, rs, err, prod)
+	}
 	l, _ := h.LinkByName("cane-host")
 	if l.Attrs().MTU != 1450 || l.Attrs().Flags&1 == 0 {
 		t.Errorf("host port MTU %d flags %v, want 1450 and up", l.Attrs().MTU, l.Attrs().Flags)
 	}
-	rs, _ := h.RouteList(other, netlink.FAMILY_V4)
-	if len(rs) != 1 {
-		t.Errorf("a route of another link was touched: %v", rs)
+	otherRoutes, _ := h.RouteList(other, netlink.FAMILY_V4)
+	if len(otherRoutes) != 1 {
+		t.Errorf("a route of another link was touched: %v", otherRoutes)
 	}
 	if err := SetupHostPort(host, "missing", 1450, nil); err == nil {
 		t.Error("no error for a missing host port")
