@@ -318,11 +318,6 @@ func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
 	}
 	node := d.desiredLocked()
 	d.mu.Unlock()
-	pods := node.Pods
-	node.Pods = nil
-	d.applied = hashed(keyed(flows.WithRound(node.All(), round)))
-	node.Pods = pods
-
 	want := keyed(flows.WithRound(node.All(), round))
 	steps.mark("desired")
 	installed, err := d.of.Dump(ctx, d.cfg.Bridge, "")
@@ -358,6 +353,7 @@ func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
 		}
 	}
 	steps.mark("apply")
+	d.applied = hashed(want)
 	if err := db.SetBridgeExternalID(ctx, d.cfg.Bridge, idRound, fmt.Sprint(round)); err != nil {
 		return err
 	}

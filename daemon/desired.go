@@ -53,11 +53,14 @@ func flowHash(f flows.Flow) uint64 {
 
 var hashSeed = maphash.MakeSeed()
 
-// hashed is flowHash of every flow, by key.
+// hashed is flowHash of every flow but the pods', by key: what syncFlows
+// diffs the cluster's flows against (pod flows come and go with CNI).
 func hashed(fs map[string]flows.Flow) map[string]uint64 {
 	m := make(map[string]uint64, len(fs))
 	for k, f := range fs {
-		m[k] = flowHash(f)
+		if f.Cookie.Kind() != flows.KindPod {
+			m[k] = flowHash(f)
+		}
 	}
 	return m
 }

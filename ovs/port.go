@@ -78,9 +78,6 @@ func (db *DB) insertPorts(ctx context.Context, batch []PortConfig) error {
 	var ops []ovsdb.Operation
 	added := map[string][]string{} // bridge -> new port UUIDs
 	for i, cfg := range batch {
-		if err := db.c.Get(ctx, &bridge{Name: cfg.Bridge}); err != nil {
-			return fmt.Errorf("bridge %s: %w", cfg.Bridge, ErrNotFound)
-		}
 		it := &iface{UUID: fmt.Sprintf("newiface%d", i), Name: cfg.Name, Type: cfg.Type, Options: cfg.Options, ExternalIDs: cfg.ExternalIDs}
 		if cfg.OFPortRequest > 0 {
 			it.OFPortRequest = &cfg.OFPortRequest

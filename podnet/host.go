@@ -50,23 +50,37 @@ func SetupHostPort(hostNS ns.NetNS, name string, mtu int, want []netip.Prefix) e
 			return fmt.Errorf("route %s dev %s: %w", p, name, err)
 		}
 	}
-	have, err := h.RouteList(l, netlink.FAMILY_V4)
+	have, err := linkRoutes(h, l)
 	if err != nil {
-		return fmt.Errorf("list routes of %s: %w", name, err)
+		return err
 	}
-	for _, r := range have {
-		if r.Dst == nil {
-			continue
-		}
-		p, ok := netip.AddrFromSlice(r.Dst.IP)
-		ones, _ := r.Dst.Mask.Size()
-		if ok && !keep[netip.PrefixFrom(p.Unmap(), ones)] {
+	for p, r := range have {
+		if !keep[p] {
 			if err := h.RouteDel(&r); err != nil {
-				return fmt.Errorf("remove route %s dev %s: %w", r.Dst, name, err)
+				return fmt.Errorf("remove route %s dev %s: %w", p, name, err)
 			}
 		}
 	}
 	return nil
+}
+
+// linkRoutes are the IPv4 routes through l, by destination.
+func linkRoutes(h *netlink.Handle, l netlink.Link) (map[netip.Prefix]netlink.Route, error) {
+	rs, err := h.RouteList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("list routes of %s: %w", l.Attrs().Name, err)
+	}
+	out := make(map[netip.Prefix]netlink.Route, len(rs))
+	for _, r := range rs {
+		if r.Dst == nil {
+			continue
+		}
+		if a, ok := netip.AddrFromSlice(r.Dst.IP); ok {
+			ones, _ := r.Dst.Mask.Size()
+			out[netip.PrefixFrom(a.Unmap(), ones)] = r
+		}
+	}
+	return out, nil
 }
 
 // HostPortRoutes reports whether the host port is up and the prefixes
@@ -81,18 +95,12 @@ func HostPortRoutes(hostNS ns.NetNS, name string) (up bool, routes []netip.Prefi
 	if err != nil {
 		return false, nil, fmt.Errorf("host port %s: %w", name, err)
 	}
-	rs, err := h.RouteList(l, netlink.FAMILY_V4)
+	rs, err := linkRoutes(h, l)
 	if err != nil {
-		return false, nil, fmt.Errorf("list routes of %s: %w", name, err)
+		return false, nil, err
 	}
-	for _, r := range rs {
-		if r.Dst == nil {
-			continue
-		}
-		if p, ok := netip.AddrFromSlice(r.Dst.IP); ok {
-			ones, _ := r.Dst.Mask.Size()
-			routes = append(routes, netip.PrefixFrom(p.Unmap(), ones))
-		}
+	for p := range rs {
+		routes = append(routes, p)
 	}
 	return l.Attrs().Flags&net.FlagUp != 0, routes, nil
 }

@@ -85,30 +85,9 @@ func clusterRestart(ctx context.Context, tb *testbed.Testbed, k8sDir, crdDir str
 		return r, err
 	}
 	r.remoteFlows = len(fs)
-	var keep []*testbed.Pod
-	for i := range pods {
-		p, err := tb.AddPod(ctx, node, fmt.Sprintf("bench/cluster-%d", i), "prod")
-		if err != nil {
-			return r, err
-		}
-		keep = append(keep, p)
-	}
-	s, err := testbed.StartStream(keep[0].NS, keep[1].NS, keep[1].IP, 7991, 5*time.Millisecond)
-	if err != nil {
+	if r.ready, r.lost, r.sent, err = restart(ctx, tb, node, pods); err != nil {
 		return r, err
 	}
-	time.Sleep(200 * time.Millisecond)
-	if err := node.KillCaned(); err != nil {
-		return r, err
-	}
-	start = time.Now()
-	if err := node.StartCaned(ctx); err != nil {
-		return r, err
-	}
-	r.ready = time.Since(start)
-	time.Sleep(300 * time.Millisecond)
-	sent, lost := s.Stop()
-	r.sent, r.lost = sent, len(lost)
 	time.Sleep(2 * time.Second) // steady state, not the start's peak
 	if r.anon, err = canedMem(node, "RssAnon:"); err != nil {
 		return r, err

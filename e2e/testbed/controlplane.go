@@ -129,27 +129,12 @@ current-context: e2e
 // start runs a control-plane process in the netns, logging to DIR/name.log;
 // Close stops it by its PID.
 func (cp *ControlPlane) start(ctx context.Context, name, bin string, args ...string) error {
-	logf, err := os.Create(filepath.Join(cp.Dir, name+".log"))
+	p, err := startProc(cp.NS, filepath.Join(cp.Dir, name+".log"), nil, bin, args...)
 	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", filepath.Base(cp.NS.Path()), bin}, args...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stopped by the testbed, in order
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	cp.tb.defer_(func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
+		p.stop(syscall.SIGTERM, 10*time.Second)
 		return nil
 	})
 	return nil

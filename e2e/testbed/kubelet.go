@@ -30,12 +30,6 @@ type Kubelet struct {
 	kubelet    *proc
 }
 
-// proc is a daemon this testbed started, and a channel closed when it ends.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
 // StartKubelet starts containerd and a kubelet on node n (a cluster node,
 // from JoinNode): the conflist at conflist (its caned socket replaced by
 // the node's) goes into the CNI conf dir, the e2e image archive is
@@ -215,51 +209,18 @@ func (k *Kubelet) RestartKubelet(ctx context.Context, tb *Testbed) error {
 
 // StopKubelet ends the kubelet by its PID (SIGTERM, then SIGKILL).
 func (k *Kubelet) StopKubelet() error {
-	stop(k.kubelet)
+	k.kubelet.stop(syscall.SIGTERM, 15*time.Second)
 	k.kubelet = nil
 	return nil
 }
 
-// start runs a daemon in the node's netns, logging to DIR/name.log. It
-// enters the netns with nsenter, not `ip netns exec`, which would mount a
-// fresh /sys and hide the cgroup hierarchies from the kubelet.
+// start runs a daemon in the node's netns, logging to DIR/name.log.
 func (k *Kubelet) start(name, bin string, args ...string) (*proc, error) {
-	logf, err := os.OpenFile(filepath.Join(k.Dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p, err := startProc(k.Node.NS, filepath.Join(k.Dir, name+".log"), nil, bin, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s on %s: %w", name, k.Node.Name, err)
 	}
-	defer logf.Close()
-	cmd := exec.Command("nsenter", append([]string{"--net=" + k.Node.NS.Path(), "--", bin}, args...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s on %s: %w", name, k.Node.Name, err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
 	return p, nil
-}
-
-// stop ends p by its PID: SIGTERM, then SIGKILL after 15 s.
-func stop(p *proc) {
-	if p == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// exited is closed when p has ended (never, for nil).
-func (p *proc) exited() <-chan struct{} {
-	if p == nil {
-		return nil
-	}
-	return p.done
 }
 
 // ctr runs containerd's own CLI against this node's containerd, in the
@@ -321,7 +282,7 @@ func (k *Kubelet) stopContainerd() error {
 			_, _ = k.ctr(ctx, "tasks", "rm", "-f", id)
 		}
 	}
-	stop(k.containerd)
+	k.containerd.stop(syscall.SIGTERM, 15*time.Second)
 	k.containerd = nil
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -35,7 +34,7 @@ type Node struct {
 
 	tb    *Testbed
 	cp    *ControlPlane
-	caned *exec.Cmd
+	caned *proc
 	left  bool // left the cluster: its pods are not DELeted, their netns go with the testbed
 }
 
@@ -115,26 +114,11 @@ func (n *Node) configure(cfg daemon.Config) error {
 
 // StartCaned starts caned in the node's netns and waits for ready.
 func (n *Node) StartCaned(ctx context.Context) error {
-	logf, err := os.OpenFile(n.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p, err := startProc(n.NS, n.Log, n.Env, filepath.Join(n.tb.BinDir, "caned"), "--config", filepath.Join(n.Dir, "caned.json"))
 	if err != nil {
-		return err
+		return fmt.Errorf("caned on %s: %w", n.Name, err)
 	}
-	defer logf.Close()
-	// nsenter, not `ip netns exec`: caned must stay in the machine's mount
-	// namespace to see the netns bind mounts containerd makes later (the
-	// root mount here is private, so they would not propagate into the
-	// fresh mount namespace `ip netns exec` makes).
-	cmd := exec.Command("nsenter", "--net="+n.NS.Path(), "--", filepath.Join(n.tb.BinDir, "caned"),
-		"--config", filepath.Join(n.Dir, "caned.json"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Env = append(os.Environ(), n.Env...)
-	// Its own process group: a Ctrl-C at the terminal reaches the testbed,
-	// which DELetes the pods before it stops caned.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start caned on %s: %w", n.Name, err)
-	}
-	n.caned = cmd
+	n.caned = p
 	return n.WaitReady(ctx)
 }
 
@@ -166,40 +150,27 @@ func (n *Node) StopCaned() error { return n.stopCaned(syscall.SIGTERM) }
 func (n *Node) KillCaned() error { return n.stopCaned(syscall.SIGKILL) }
 
 func (n *Node) stopCaned(sig syscall.Signal) error {
-	if n.caned == nil || n.caned.Process == nil {
-		return nil
-	}
-	_ = n.caned.Process.Signal(sig)
-	done := make(chan error, 1)
-	go func() { done <- n.caned.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = n.caned.Process.Kill()
-		<-done
-	}
+	n.caned.stop(sig, 10*time.Second)
 	n.caned = nil
 	return nil
 }
 
 // CanedPID is the PID of the caned this node started, 0 if none.
 func (n *Node) CanedPID() int {
-	if n.caned == nil || n.caned.Process == nil {
+	if n.caned == nil {
 		return 0
 	}
-	return n.caned.Process.Pid
+	return n.caned.cmd.Process.Pid
 }
 
 // CanedExited waits briefly for the caned this node started to end and
 // reports whether it did (a crash point fired).
 func (n *Node) CanedExited() bool {
-	if n.caned == nil || n.caned.Process == nil {
+	if n.caned == nil {
 		return true
 	}
-	done := make(chan struct{})
-	go func() { _ = n.caned.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-n.caned.exited():
 		n.caned = nil
 		return true
 	case <-time.After(2 * time.Second):
