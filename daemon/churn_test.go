@@ -87,13 +87,13 @@ func (n *node) assertConsistent(nss map[string]ns.NetNS) {
 		allocs[a.ContainerID] = a.IP
 	}
 	var attached, ports, veths []string
-	for _, p := range n.d.Pods() {
+	for _, p := range n.d.inspect.Pods() {
 		attached = append(attached, p.ContainerID)
 		if allocs[p.ContainerID] != p.IP {
 			t.Errorf("attachment %s has %s, its allocation %s", p.ContainerID, p.IP, allocs[p.ContainerID])
 		}
 	}
-	ps, err := n.d.db.Load().Ports(ctx, n.cfg.Bridge)
+	ps, err := must(n.d.sess.current()).Ports(ctx, n.cfg.Bridge)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,15 +95,15 @@ func TestParseArgsAndPool(t *testing.T) {
 		t.Fatal("ParseArgs accepted a value without '='")
 	}
 	nc := &NetConf{Pool: "prod"}
-	d := &Daemon{}
-	if p, _ := d.choosePool(context.Background(), nc, Args{}); p != "prod" {
+	d := &poolChooser{}
+	if p, _ := d.choose(context.Background(), nc, Args{}); p != "prod" {
 		t.Errorf("netconf default pool: %q", p)
 	}
 	nc.RuntimeConfig.Pool = "rc"
-	if p, _ := d.choosePool(context.Background(), nc, Args{}); p != "rc" {
+	if p, _ := d.choose(context.Background(), nc, Args{}); p != "rc" {
 		t.Errorf("runtimeConfig pool: %q", p)
 	}
-	if p, _ := d.choosePool(context.Background(), nc, Args{Pool: "arg"}); p != "arg" {
+	if p, _ := d.choose(context.Background(), nc, Args{Pool: "arg"}); p != "arg" {
 		t.Errorf("CNI_ARGS pool: %q", p)
 	}
 }

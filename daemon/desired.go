@@ -7,30 +7,54 @@ import (
 	"sort"
 
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/ipam"
 )
 
-// desiredLocked is the node's whole desired pipeline. Call with d.mu held.
-func (d *Daemon) desiredLocked() flows.Node {
-	n := d.flowNode()
-	for _, a := range d.attachments {
-		n.Pods = append(n.Pods, d.flowPod(a))
+// desired computes the node's desired pipeline from what caned knows: the
+// cluster view, IPAM's blocks and the attachments. Pure reads; safe for
+// concurrent use.
+type desired struct {
+	gatewayMAC string
+	overlay    bool // multi-node: the VXLAN tunnel port exists
+	uplink     bool // VLAN domains leave through a patch to the underlay bridge
+	views      *clusterView
+	ipam       *ipam.IPAM
+	atts       *attachmentStore
+}
+
+// all is the node's whole desired pipeline.
+func (s *desired) all() flows.Node {
+	n := s.base()
+	for _, a := range s.atts.list() {
+		n.Pods = append(n.Pods, s.pod(a))
 	}
 	return n
 }
 
-// overlay: multi-node, with the VXLAN tunnel port.
-func (d *Daemon) overlay() bool { return d.watcher != nil }
-
-// uplink: VLAN domains leave through a patch to the underlay bridge.
-func (d *Daemon) uplink() bool { return d.cfg.UplinkBridge != "" }
-
-// flowPod is an attachment as the pipeline sees it.
-func (d *Daemon) flowPod(a *attachment) flows.Pod {
-	return flows.Pod{OFPort: uint32(a.ofport), MAC: a.mac, IP: a.alloc.IP, VNI: d.view.Load().vni(a.alloc.Domain)}
+// base is the node's pipeline without pods: the view's, with the lent
+// blocks of every node — this node's from IPAM at once, not only once the
+// cluster echoes its Block objects back.
+func (s *desired) base() flows.Node {
+	v := s.views.load()
+	n := v.flowNode(s.gatewayMAC, s.overlay, s.uplink)
+	seen := map[netip.Prefix]bool{}
+	for _, lb := range v.Lent {
+		seen[lb.CIDR] = true
+	}
+	n.LentBlocks = append(n.LentBlocks, v.Lent...)
+	for _, b := range s.ipam.Blocks() {
+		if b.Domain != "" && !seen[b.CIDR] {
+			n.LentBlocks = append(n.LentBlocks, flows.LentBlock{CIDR: b.CIDR, Pool: b.Pool, Domain: b.Domain})
+		}
+	}
+	sort.Slice(n.LentBlocks, func(i, j int) bool { return n.LentBlocks[i].CIDR.Addr().Less(n.LentBlocks[j].CIDR.Addr()) })
+	return n
 }
 
-// roundCookie selects every flow of one round.
-func roundCookie(r uint16) string { return flows.NewCookie(r, 0, 0, 0).Match(flows.RoundMask) }
+// pod is an attachment as the pipeline sees it.
+func (s *desired) pod(a *attachment) flows.Pod {
+	return flows.Pod{OFPort: uint32(a.ofport), MAC: a.mac, IP: a.alloc.IP, VNI: s.views.load().vni(a.alloc.Domain)}
+}
 
 // flowHash stands for a whole flow (match, cookie, actions) in the map of
 // installed flows: on a 10,000-node cluster that map holds 20,000 flows,
@@ -53,8 +77,8 @@ func flowHash(f flows.Flow) uint64 {
 
 var hashSeed = maphash.MakeSeed()
 
-// hashed is flowHash of every flow but the pods', by key: what syncFlows
-// diffs the cluster's flows against (pod flows come and go with CNI).
+// hashed is flowHash of every flow but the pods', by key: what sync diffs
+// the cluster's flows against (pod flows come and go with CNI).
 func hashed(fs map[string]flows.Flow) map[string]uint64 {
 	m := make(map[string]uint64, len(fs))
 	for k, f := range fs {
@@ -72,24 +96,4 @@ func keyed(fs []flows.Flow) map[string]flows.Flow {
 		m[f.Key()] = f
 	}
 	return m
-}
-
-// flowNode is the node's pipeline without pods: the view's, with the lent
-// blocks of every node — this node's from IPAM at once, not only once the
-// cluster echoes its Block objects back.
-func (d *Daemon) flowNode() flows.Node {
-	v := d.view.Load()
-	n := v.flowNode(d.cfg.GatewayMAC, d.overlay(), d.uplink())
-	seen := map[netip.Prefix]bool{}
-	for _, lb := range v.Lent {
-		seen[lb.CIDR] = true
-	}
-	n.LentBlocks = append(n.LentBlocks, v.Lent...)
-	for _, b := range d.ipam.Blocks() {
-		if b.Domain != "" && !seen[b.CIDR] {
-			n.LentBlocks = append(n.LentBlocks, flows.LentBlock{CIDR: b.CIDR, Pool: b.Pool, Domain: b.Domain})
-		}
-	}
-	sort.Slice(n.LentBlocks, func(i, j int) bool { return n.LentBlocks[i].CIDR.Addr().Less(n.LentBlocks[j].CIDR.Addr()) })
-	return n
 }

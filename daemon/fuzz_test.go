@@ -79,7 +79,7 @@ func FuzzAPI(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer d.Close()
-	d.ready.Store(true) // past the readiness gate: validation, then "OVS unreachable"
+	d.sess.setReady() // past the readiness gate: validation, then "OVS unreachable"
 	for _, cmd := range []string{"ADD", "DEL", "CHECK", "GC", "STATUS", "VERSION", ""} {
 		req, _ := json.Marshal(api.CNIRequest{Command: cmd, ContainerID: "c1", Netns: "/proc/self/ns/net", IfName: "eth0", Config: netconf("prod")})
 		f.Add(req)

@@ -15,23 +15,23 @@ import (
 
 // Trace follows a packet from a local pod to an address through the
 // pipeline (ofproto/trace) and says in one line what happens to it.
-func (d *Daemon) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, error) {
-	a, err := d.findPod(req.From)
+func (i *inspector) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, error) {
+	a, err := i.atts.find(req.From, i.cfg.Node)
 	if err != nil {
 		return api.Trace{}, err
 	}
 	if !req.To.Is4() {
 		return api.Trace{}, fmt.Errorf("destination %q is not an IPv4 address", req.To)
 	}
-	v := d.view.Load()
+	v := i.views.load()
 	src := a.alloc.IP
 	if req.SrcIP.IsValid() {
 		src = req.SrcIP
 	}
 	// The pod sends to the destination's MAC inside its own pool (the
 	// ARP responder gives 0a:58+IP), else to its gateway.
-	dstMAC := d.cfg.GatewayMAC
-	if p, ok := d.ipam.Pool(a.alloc.Pool); ok && p.CIDR.Contains(req.To) {
+	dstMAC := i.cfg.GatewayMAC
+	if p, ok := i.ipam.Pool(a.alloc.Pool); ok && p.CIDR.Contains(req.To) {
 		dstMAC = podnet.MACFor(req.To).String()
 	}
 	packet := fmt.Sprintf("in_port=%d,%%s,dl_src=%s,dl_dst=%s,nw_src=%s,nw_dst=%s,nw_ttl=64", a.ofport, a.mac, dstMAC, src, req.To)
@@ -46,11 +46,11 @@ func (d *Daemon) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, er
 	default:
 		return api.Trace{}, fmt.Errorf("protocol %q: tcp, udp or icmp", req.Proto)
 	}
-	tr, err := d.traceResolved(ctx, packet)
+	tr, err := i.traceResolved(ctx, packet)
 	if err != nil {
 		return api.Trace{}, err
 	}
-	out := api.Trace{From: d.apiPod(a), Packet: packet, DatapathActions: tr.DatapathActions}
+	out := api.Trace{From: apiPod(a), Packet: packet, DatapathActions: tr.DatapathActions}
 	var forward flows.Cookie
 	for _, s := range tr.Steps {
 		out.Steps = append(out.Steps, api.TraceStep{
@@ -62,13 +62,13 @@ func (d *Daemon) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, er
 		}
 		if r := s.Cookie.Reason(); r != flows.ReasonNone && out.DropReason == "" {
 			out.DropReason = r.String()
-			out.Verdict = d.dropVerdict(v, r, s.Table, a.alloc.Domain, src, req.To)
+			out.Verdict = dropVerdict(v, r, s.Table, a.alloc.Domain, src, req.To)
 		}
 	}
 	switch {
 	case out.DropReason != "":
 	case strings.Contains(tr.Raw, neighborMiss):
-		out.Verdict = fmt.Sprintf("not delivered: the tunnel to %s has no next hop (no ARP answer on the underlay)", d.owner(forward))
+		out.Verdict = fmt.Sprintf("not delivered: the tunnel to %s has no next hop (no ARP answer on the underlay)", i.owners()(forward))
 	case tr.DatapathActions == "drop" || tr.DatapathActions == "":
 		last := "the pipeline"
 		if n := len(tr.Steps); n > 0 {
@@ -77,7 +77,7 @@ func (d *Daemon) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, er
 		out.Verdict = "dropped in " + last + ": no flow matched"
 	default:
 		out.Delivered = true
-		out.Verdict = d.deliveredVerdict(forward, req.To)
+		out.Verdict = i.deliveredVerdict(forward, req.To)
 	}
 	return out, nil
 }
@@ -89,10 +89,10 @@ const neighborMiss = "neighbor cache miss"
 // traceResolved traces the packet, again (up to 5 times, 100 ms apart)
 // while the tunnel's next hop is still being resolved: the answer wanted
 // is where the packet goes, not that OVS had yet to learn a MAC.
-func (d *Daemon) traceResolved(ctx context.Context, packet string) (ovs.Trace, error) {
-	for i := 0; ; i++ {
-		tr, err := d.of.Trace(ctx, d.cfg.Bridge, packet)
-		if err != nil || !strings.Contains(tr.Raw, neighborMiss) || i == 5 {
+func (i *inspector) traceResolved(ctx context.Context, packet string) (ovs.Trace, error) {
+	for try := 0; ; try++ {
+		tr, err := i.pipe.of.Trace(ctx, i.cfg.Bridge, packet)
+		if err != nil || !strings.Contains(tr.Raw, neighborMiss) || try == 5 {
 			return tr, err
 		}
 		select {
@@ -103,7 +103,7 @@ func (d *Daemon) traceResolved(ctx context.Context, packet string) (ovs.Trace, e
 	}
 }
 
-func (d *Daemon) dropVerdict(v *view, r flows.Reason, t flows.Table, srcDomain string, src, dst netip.Addr) string {
+func dropVerdict(v *view, r flows.Reason, t flows.Table, srcDomain string, src, dst netip.Addr) string {
 	switch r {
 	case flows.ReasonIsolation:
 		return fmt.Sprintf("dropped by %s: isolation: %s → %s", t, srcDomain, v.domainOf(dst))
@@ -115,12 +115,12 @@ func (d *Daemon) dropVerdict(v *view, r flows.Reason, t flows.Table, srcDomain s
 	return fmt.Sprintf("dropped by %s: %s", t, r)
 }
 
-func (d *Daemon) deliveredVerdict(forward flows.Cookie, dst netip.Addr) string {
+func (i *inspector) deliveredVerdict(forward flows.Cookie, dst netip.Addr) string {
 	switch forward.Kind() {
 	case flows.KindPod:
-		return fmt.Sprintf("delivered to pod %s (%s) on this node", d.owner(forward), dst)
+		return fmt.Sprintf("delivered to pod %s (%s) on this node", i.owners()(forward), dst)
 	case flows.KindNode:
-		return fmt.Sprintf("sent to %s through the tunnel", d.owner(forward))
+		return fmt.Sprintf("sent to %s through the tunnel", i.owners()(forward))
 	}
 	return "forwarded (" + forward.String() + ")"
 }
@@ -133,12 +133,4 @@ func (v *view) domainOf(ip netip.Addr) string {
 		}
 	}
 	return "outside every pool"
-}
-
-// apiPod is an attachment as the API shows it.
-func (d *Daemon) apiPod(a *attachment) api.Pod {
-	return api.Pod{
-		ContainerID: a.alloc.ContainerID, IfName: a.alloc.IfName, PodNamespace: a.alloc.PodNamespace, PodName: a.alloc.PodName,
-		Pool: a.alloc.Pool, Domain: a.alloc.Domain, IP: a.alloc.IP, MAC: a.mac.String(), Port: a.port, OFPort: a.ofport, Netns: a.netns,
-	}
 }

@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -54,7 +55,8 @@ func run(config string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Socket, err)
 	}
-	go d.Run(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
 	if cfg.MetricsAddress != "" {
 		go func() {
 			if err := d.ServeMetrics(ctx, cfg.MetricsAddress); err != nil {
@@ -63,7 +65,16 @@ func run(config string, log *slog.Logger) error {
 		}()
 	}
 	log.Info("serving", "socket", cfg.Socket, "node", cfg.Node)
-	return d.Serve(ctx, l)
+	served := make(chan error, 1)
+	go func() { served <- d.Serve(ctx, l) }()
+	select {
+	case err = <-done: // Run ends with ctx (nil) or because the node cannot run
+		stop()
+		return errors.Join(err, <-served)
+	case err = <-served:
+		stop()
+		return errors.Join(err, <-done)
+	}
 }
 
 // install is the DaemonSet's init step: `caned install` drops the cane
