@@ -191,10 +191,10 @@ func TestOrderings(t *testing.T) {
 func richNode() Node {
 	return Node{
 		GatewayMAC: gwMAC, Overlay: true, Uplink: true, Host: true, HostMAC: net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 2},
-		Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, test, vlanDom},
-		Pools:   []Pool{prodNet, testNet, vlanNet},
-		Pods:    []Pod{prodPod},
-		Remotes: []RemoteNode{node2},
+		Domains:    []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, test, vlanDom},
+		Pools:      []Pool{prodNet, testNet, vlanNet},
+		Pods:       []Pod{prodPod},
+		Remotes:    []RemoteNode{node2},
 		LentBlocks: []LentBlock{{CIDR: netip.MustParsePrefix("198.19.1.16/28"), Pool: "test", Domain: "production"}},
 	}
 }

@@ -233,16 +233,7 @@ func (f Flow) String() string {
 	if f.Priority != 32768 {
 		match = append(match, fmt.Sprintf("priority=%d", f.Priority))
 	}
-	pre, post := splitAtProtocol(f.Matches)
-	for _, m := range pre {
-		match = append(match, m.String())
-	}
-	if f.Protocol != ProtoAny {
-		match = append(match, f.Protocol.String())
-	}
-	for _, m := range post {
-		match = append(match, m.String())
-	}
+	match = append(match, f.matchParts()...)
 	if len(match) > 0 {
 		b.WriteString(strings.Join(match, ","))
 		b.WriteByte(' ')
@@ -250,6 +241,26 @@ func (f Flow) String() string {
 	b.WriteString("actions=")
 	b.WriteString(ActionsString(f.Actions))
 	return b.String()
+}
+
+// MatchString is the flow's match as OVS prints it ("ip,nw_dst=198.19.0.0/24"),
+// without priority; "" matches every packet.
+func (f Flow) MatchString() string { return strings.Join(f.Canonical().matchParts(), ",") }
+
+// matchParts is a canonical flow's match, field by field, in OVS's order.
+func (f Flow) matchParts() []string {
+	var parts []string
+	pre, post := splitAtProtocol(f.Matches)
+	for _, m := range pre {
+		parts = append(parts, m.String())
+	}
+	if f.Protocol != ProtoAny {
+		parts = append(parts, f.Protocol.String())
+	}
+	for _, m := range post {
+		parts = append(parts, m.String())
+	}
+	return parts
 }
 
 // splitAtProtocol splits canonical matches into those OVS prints before
