@@ -9,13 +9,13 @@ import (
 	"github.com/cane-cni/cane/ovs/ovstest"
 )
 
-func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+func ctx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return c
 }
 
-func newBridge(t *testing.T) (*ovstest.Instance, context.Context) {
+func newBridge(t testing.TB) (*ovstest.Instance, context.Context) {
 	o := ovstest.Start(t)
 	c := ctx(t)
 	if err := o.DB.EnsureBridge(c, ovs.BridgeConfig{Name: "br-int", DatapathType: "netdev", ExternalIDs: map[string]string{"cane": "1"}}); err != nil {

@@ -2,6 +2,7 @@ package of
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/digitalocean/go-openvswitch/ovs"
@@ -41,12 +42,7 @@ func (m Match) ovsMatch() ovs.Match {
 		if m.Mask.prefixLen(4) < 0 {
 			return nil // a non-CIDR mask: go-openvswitch takes only CIDRs
 		}
-		text := ipMasked(m.Value, m.Mask, 4)
-		return map[FieldID]func(string) ovs.Match{
-			FieldIPv4Src: ovs.NetworkSource, FieldIPv4Dst: ovs.NetworkDestination,
-			FieldARPSPA: ovs.ARPSourceProtocolAddress, FieldARPTPA: ovs.ARPTargetProtocolAddress,
-			FieldTunSrc: ovs.TunnelSrc, FieldTunDst: ovs.TunnelDst,
-		}[m.Field](text)
+		return ipv4Matches[m.Field](ipMasked(m.Value, m.Mask, 4))
 	case FieldIPv6Src, FieldIPv6Dst:
 		if m.Mask.prefixLen(16) < 0 {
 			return nil
@@ -61,12 +57,7 @@ func (m Match) ovsMatch() ovs.Match {
 		}
 	case FieldARPSHA, FieldARPTHA, FieldNDSLL, FieldNDTLL:
 		if exact {
-			return map[FieldID]func([]byte) ovs.Match{
-				FieldARPSHA: func(b []byte) ovs.Match { return ovs.ARPSourceHardwareAddress(b) },
-				FieldARPTHA: func(b []byte) ovs.Match { return ovs.ARPTargetHardwareAddress(b) },
-				FieldNDSLL:  func(b []byte) ovs.Match { return ovs.NeighborDiscoverySourceLinkLayer(b) },
-				FieldNDTLL:  func(b []byte) ovs.Match { return ovs.NeighborDiscoveryTargetLinkLayer(b) },
-			}[m.Field](macOf(m.Value))
+			return macMatches[m.Field](macOf(m.Value))
 		}
 	case FieldARPOp:
 		return ovs.ARPOperation(uint16(m.Uint()))
@@ -120,6 +111,19 @@ func (m Match) ovsMatch() ovs.Match {
 	}
 	return nil
 }
+
+// go-openvswitch's constructors for the address fields, by field.
+var (
+	ipv4Matches = map[FieldID]func(string) ovs.Match{
+		FieldIPv4Src: ovs.NetworkSource, FieldIPv4Dst: ovs.NetworkDestination,
+		FieldARPSPA: ovs.ARPSourceProtocolAddress, FieldARPTPA: ovs.ARPTargetProtocolAddress,
+		FieldTunSrc: ovs.TunnelSrc, FieldTunDst: ovs.TunnelDst,
+	}
+	macMatches = map[FieldID]func(net.HardwareAddr) ovs.Match{
+		FieldARPSHA: ovs.ARPSourceHardwareAddress, FieldARPTHA: ovs.ARPTargetHardwareAddress,
+		FieldNDSLL: ovs.NeighborDiscoverySourceLinkLayer, FieldNDTLL: ovs.NeighborDiscoveryTargetLinkLayer,
+	}
+)
 
 // ctFlags is a ct_state value under mask as "+flag"/"-flag" in bit
 // order, as OVS prints a masked ct_state.
