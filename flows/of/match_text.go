@@ -95,19 +95,7 @@ func (m Match) ovsMatch() ovs.Match {
 			return ovs.ConnectionTrackingState(ctFlags(m.Uint(), m.MaskUint())...)
 		}
 	case FieldVLANTCI:
-		tci, mask := uint16(m.Uint()), uint16(m.MaskUint())
-		vid, pcp := mask&0x0fff, mask&0xe000
-		switch {
-		case vlanShort(tci, mask) && pcp == 0:
-			return ovs.DataLinkVLAN(int(tci & 0xfff))
-		case vlanShort(tci, mask) && vid == 0:
-			return ovs.DataLinkVLANPCP(int(tci >> 13))
-		case vlanShort(tci, mask): // both: see vlanText
-		case mask == 0xffff:
-			return ovs.VLANTCI(tci, 0)
-		default:
-			return ovs.VLANTCI(tci, mask)
-		}
+		return vlanMatch(uint16(m.Uint()), uint16(m.MaskUint()))
 	}
 	return nil
 }
@@ -190,6 +178,24 @@ func ctStateExact(v uint64) string {
 		return "0"
 	}
 	return strings.Join(names, "|")
+}
+
+// vlanMatch is go-openvswitch's match for a TCI match in the form OVS
+// prints (lib/match.c): dl_vlan and/or dl_vlan_pcp, else vlan_tci; nil for
+// dl_vlan and dl_vlan_pcp both (MarshalText writes that).
+func vlanMatch(tci, mask uint16) ovs.Match {
+	vid, pcp := mask&0x0fff, mask&0xe000
+	switch {
+	case vlanShort(tci, mask) && pcp == 0:
+		return ovs.DataLinkVLAN(int(tci & 0xfff))
+	case vlanShort(tci, mask) && vid == 0:
+		return ovs.DataLinkVLANPCP(int(tci >> 13))
+	case vlanShort(tci, mask):
+		return nil
+	case mask == 0xffff:
+		return ovs.VLANTCI(tci, 0)
+	}
+	return ovs.VLANTCI(tci, mask)
 }
 
 // vlanShort reports whether OVS prints a TCI match as dl_vlan and/or
