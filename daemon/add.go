@@ -243,7 +243,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 func (d *Daemon) applyPodFlows(ctx context.Context, att *attachment, old int) error {
 	var b ovs.Bundle
 	if old != 0 {
-		b.DeleteCookie(flows.PodCookie(uint32(old)))
+		b.Delete(flows.PodCookie(uint32(old)))
 	}
 	if att != nil {
 		b.Add(flows.WithRound(flows.PodFlows(d.flowPod(att)), uint16(d.round.Load()))...)

@@ -22,6 +22,7 @@ import (
 	"github.com/cane-cni/cane/cluster/kube"
 	"github.com/cane-cni/cane/cluster/local"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ipam"
 	"github.com/cane-cni/cane/monitor"
 	"github.com/cane-cni/cane/ovs"
@@ -83,8 +84,8 @@ type Daemon struct {
 	// exclusively by reconcile, so no flow changes between reconcile's dump
 	// of the installed flows and its bundle of the difference.
 	resync  sync.RWMutex
-	syncMu  sync.Mutex        // serializes syncFlows
-	applied map[string]uint64 // non-pod flows installed: flowHash by Key
+	syncMu  sync.Mutex           // serializes syncFlows
+	applied map[flows.Key]uint64 // non-pod flows installed: flowHash by Key
 
 	locks keyedMutex
 
@@ -320,30 +321,31 @@ func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
 	d.mu.Unlock()
 	want := keyed(flows.WithRound(node.All(), round))
 	steps.mark("desired")
-	installed, err := d.of.Dump(ctx, d.cfg.Bridge, "")
+	installed, err := d.of.Dump(ctx, d.cfg.Bridge, of.Selector{})
 	if err != nil {
 		return err
 	}
 	steps.mark("dump")
 	var b ovs.Bundle
-	have := make(map[string]flows.Flow, len(installed))
+	have := make(map[flows.Key]flows.Flow, len(installed))
 	stale := map[uint16]bool{}
 	for _, f := range installed {
-		if r := f.Cookie.Round(); r != round {
+		if r := flows.CookieOf(f.Flow).Round(); r != round {
 			if !stale[r] {
 				stale[r] = true
-				b.DeleteCookie(roundCookie(r))
+				b.Delete(roundCookie(r))
 			}
 			continue
 		}
-		have[f.Key()] = f.Flow
-		if _, ok := want[f.Key()]; !ok {
-			b.DeleteStrictKey(f.Key())
+		k := f.Key()
+		have[k] = f.Flow
+		if _, ok := want[k]; !ok {
+			b.DeleteStrictKey(k)
 		}
 	}
 	deletes := b.Len()
 	for k, f := range want {
-		if h, ok := have[k]; !ok || h != f {
+		if h, ok := have[k]; !ok || !h.Equal(f) {
 			b.Add(f)
 		}
 	}

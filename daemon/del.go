@@ -43,7 +43,7 @@ func (d *Daemon) detach(ctx context.Context, db *ovs.DB, containerID, ifName, ne
 	if p, err := db.Port(ctx, d.cfg.Bridge, name); err == nil {
 		if p.OFPort > 0 {
 			var b ovs.Bundle
-			b.DeleteCookie(flows.PodCookie(uint32(p.OFPort)))
+			b.Delete(flows.PodCookie(uint32(p.OFPort)))
 			if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
 				return ovsErr(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/monitor"
 )
 
@@ -70,12 +71,12 @@ func (d *Daemon) Snapshot(ctx context.Context) (monitor.Snapshot, error) {
 		}
 		s.Pods = append(s.Pods, p)
 	}
-	installed, err := d.of.Dump(ctx, d.cfg.Bridge, "")
+	installed, err := d.of.Dump(ctx, d.cfg.Bridge, of.Selector{})
 	if err != nil {
 		return s, err
 	}
 	for _, f := range installed {
-		if r := f.Cookie.Reason(); r != flows.ReasonNone {
+		if r := flows.CookieOf(f.Flow).Reason(); r != flows.ReasonNone {
 			s.Drops[r.String()] += f.Packets
 		}
 	}
@@ -168,10 +169,10 @@ func (d *Daemon) report() monitor.Report {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if installed, err := d.of.Dump(ctx, d.cfg.Bridge, ""); err == nil {
+	if installed, err := d.of.Dump(ctx, d.cfg.Bridge, of.Selector{}); err == nil {
 		r.Flows = map[string]int{}
 		for _, f := range installed {
-			r.Flows[f.Table.String()]++
+			r.Flows[flows.TableOf(f.Flow).String()]++
 		}
 	}
 	return r

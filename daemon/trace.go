@@ -3,12 +3,14 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
 )
@@ -34,23 +36,27 @@ func (d *Daemon) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, er
 	if p, ok := d.ipam.Pool(a.alloc.Pool); ok && p.CIDR.Contains(req.To) {
 		dstMAC = podnet.MACFor(req.To).String()
 	}
-	packet := fmt.Sprintf("in_port=%d,%%s,dl_src=%s,dl_dst=%s,nw_src=%s,nw_dst=%s,nw_ttl=64", a.ofport, a.mac, dstMAC, src, req.To)
+	dmac, err := net.ParseMAC(dstMAC)
+	if err != nil {
+		return api.Trace{}, fmt.Errorf("destination MAC %q: %w", dstMAC, err)
+	}
+	packet := []of.Match{of.InPort(uint32(a.ofport)), of.EthSrc(a.mac), of.EthDst(dmac), of.IPv4Src(of.Host(src)), of.IPv4Dst(of.Host(req.To)), of.IPTTL(64)}
+	var proto of.Protocol
 	switch req.Proto {
-	case "tcp", "udp", "":
-		if req.Proto == "" {
-			req.Proto = "tcp"
-		}
-		packet = fmt.Sprintf(packet, req.Proto) + fmt.Sprintf(",%[1]s_src=40000,%[1]s_dst=%[2]d", req.Proto, req.Port)
+	case "tcp", "":
+		proto, packet = of.ProtoTCP, append(packet, of.TCPSrc(40000), of.TCPDst(uint16(req.Port)))
+	case "udp":
+		proto, packet = of.ProtoUDP, append(packet, of.UDPSrc(40000), of.UDPDst(uint16(req.Port)))
 	case "icmp":
-		packet = fmt.Sprintf(packet, "icmp") + ",icmp_type=8,icmp_code=0"
+		proto, packet = of.ProtoICMP, append(packet, of.ICMPType(8), of.ICMPCode(0))
 	default:
 		return api.Trace{}, fmt.Errorf("protocol %q: tcp, udp or icmp", req.Proto)
 	}
-	tr, err := d.traceResolved(ctx, packet)
+	tr, err := d.traceResolved(ctx, proto, packet)
 	if err != nil {
 		return api.Trace{}, err
 	}
-	out := api.Trace{From: d.apiPod(a), Packet: packet, DatapathActions: tr.DatapathActions}
+	out := api.Trace{From: d.apiPod(a), Packet: ovs.PacketString(proto, packet...), DatapathActions: tr.DatapathActions}
 	var forward flows.Cookie
 	for _, s := range tr.Steps {
 		out.Steps = append(out.Steps, api.TraceStep{
@@ -89,9 +95,9 @@ const neighborMiss = "neighbor cache miss"
 // traceResolved traces the packet, again (up to 5 times, 100 ms apart)
 // while the tunnel's next hop is still being resolved: the answer wanted
 // is where the packet goes, not that OVS had yet to learn a MAC.
-func (d *Daemon) traceResolved(ctx context.Context, packet string) (ovs.Trace, error) {
+func (d *Daemon) traceResolved(ctx context.Context, proto of.Protocol, packet []of.Match) (ovs.Trace, error) {
 	for i := 0; ; i++ {
-		tr, err := d.of.Trace(ctx, d.cfg.Bridge, packet)
+		tr, err := d.of.Trace(ctx, d.cfg.Bridge, proto, packet...)
 		if err != nil || !strings.Contains(tr.Raw, neighborMiss) || i == 5 {
 			return tr, err
 		}

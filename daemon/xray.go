@@ -10,6 +10,7 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ipam"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
@@ -33,7 +34,7 @@ func (d *Daemon) XRay(ctx context.Context) api.XRay {
 	check("caned ready", problem(!st.Ready, "not ready: %s", st.Reason), fmt.Sprintf("flow round %d", st.Round))
 	db, err := d.ovsdb()
 	check("ovsdb-server reachable", problem(err != nil, "%v", err), d.cfg.OVSDB)
-	installed, ferr := d.of.Dump(ctx, d.cfg.Bridge, "")
+	installed, ferr := d.of.Dump(ctx, d.cfg.Bridge, of.Selector{})
 	check("ovs-vswitchd reachable", problem(ferr != nil, "%v", ferr), fmt.Sprintf("%d flows on %s", len(installed), d.cfg.Bridge))
 	if db == nil || ferr != nil {
 		return x
@@ -160,10 +161,10 @@ func (d *Daemon) checkFlows(ctx context.Context, desired []flows.Flow) []string 
 	}
 	var p []string
 	for _, f := range missing {
-		p = append(p, "missing: "+f)
+		p = append(p, "missing: "+f.String())
 	}
 	for _, f := range extra {
-		p = append(p, "extra: "+f)
+		p = append(p, "extra: "+f.String())
 	}
 	return p
 }
