@@ -58,7 +58,7 @@ func (a *attacher) check(ctx context.Context, req api.CNIRequest) *types.Error {
 // diffFlows says how installed differs from want ("" if not at all): each
 // flow missing, different or extra, by its OVS identity.
 func diffFlows(installed []ovs.FlowStats, want []flows.Flow) string {
-	have := map[string]flows.Flow{}
+	have := map[flows.Key]flows.Flow{}
 	for _, f := range installed {
 		have[f.Key()] = f.Flow
 	}
@@ -68,7 +68,7 @@ func diffFlows(installed []ovs.FlowStats, want []flows.Flow) string {
 		switch {
 		case !ok:
 			p = append(p, "missing "+w.String())
-		case h != w:
+		case !h.Equal(w):
 			p = append(p, "different "+h.String()+", want "+w.String())
 		}
 		delete(have, w.Key())

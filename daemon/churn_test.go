@@ -121,7 +121,7 @@ func (n *node) assertConsistent(nss map[string]ns.NetNS) {
 	if !equal(allocated, attached) || !equal(allocated, ports) || len(veths) != len(allocated) {
 		t.Errorf("allocations %v\nattachments %v\nOVS ports %v\nveths %v", allocated, attached, ports, veths)
 	}
-	podFlowSel := flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff << 40)
+	podFlowSel := flows.NewCookie(0, flows.KindPod, 0, 0).Select(0xff << 40)
 	if got := n.flowCount(podFlowSel); got != len(allocated)*podFlows {
 		t.Errorf("%d pod flows for %d pods, want %d", got, len(allocated), len(allocated)*podFlows)
 	}

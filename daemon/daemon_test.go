@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/ovs/ovstest"
 	"github.com/cane-cni/cane/podnet"
@@ -104,7 +106,7 @@ func (n *node) addPod(id, pool string) ns.NetNS {
 	return pod
 }
 
-func (n *node) flowCount(sel string) int {
+func (n *node) flowCount(sel of.Selector) int {
 	n.t.Helper()
 	fs, err := n.d.pipe.of.Dump(context.Background(), "br-int", sel)
 	if err != nil {
@@ -181,11 +183,11 @@ func TestAddCheckDel(t *testing.T) {
 		t.Fatalf("CHECK pod B: %v", err)
 	}
 	var del ovs.Bundle
-	del.DeleteCookie(fmt.Sprintf("table=%d,%s", flows.Forward, flows.PodCookie(uint32(pods[1].OFPort))))
+	del.Delete(flows.PodCookie(uint32(pods[1].OFPort)).InTable(uint8(flows.Forward)))
 	if err := n.d.pipe.of.Apply(context.Background(), "br-int", &del); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.cni("CHECK", "ctr-b", podB.Path(), "test"); err == nil || !strings.Contains(err.Error(), "missing table=40,") {
+	if _, err := n.cni("CHECK", "ctr-b", podB.Path(), "test"); err == nil || !strings.Contains(err.Error(), "missing cookie=") || !strings.Contains(err.Error(), "table=40,") {
 		t.Fatalf("CHECK with a flow deleted: %v", err)
 	}
 	// DEL twice; nothing of pod A remains.
@@ -265,7 +267,7 @@ func TestAddErrorsRollBack(t *testing.T) {
 func TestRestartKeepsFlows(t *testing.T) {
 	n := newNode(t)
 	pod := n.addPod("c1", "prod")
-	before := n.flowCount("")
+	before := n.flowCount(of.Selector{})
 	round := uint16(n.d.pipe.round.Load())
 	// Count packets on the pod's flows: the pod sends to its gateway (ARP,
 	// then UDP).
@@ -300,7 +302,7 @@ func TestRestartKeepsFlows(t *testing.T) {
 	if got := uint16(n.d.pipe.round.Load()); got != round {
 		t.Fatalf("round %d after restart, want %d (the bridge's)", got, round)
 	}
-	if after := n.flowCount(""); after != before {
+	if after := n.flowCount(of.Selector{}); after != before {
 		t.Fatalf("%d flows after restart, %d before", after, before)
 	}
 	if got := counted(); got < packets {
@@ -312,26 +314,26 @@ func TestRestartKeepsFlows(t *testing.T) {
 
 	// Break the pipeline three ways; the next restart fixes exactly that.
 	var b ovs.Bundle
-	b.DeleteStrict(flows.Flow{Table: flows.DomainPolicy, Priority: 0})
-	b.Add(flows.Flow{Table: flows.Forward, Priority: 200, Cookie: flows.NewCookie(round, flows.KindPod, 0, 99), Match: "ip,nw_dst=198.19.0.99", Actions: "drop"})
-	b.Add(flows.Flow{Table: flows.Forward, Priority: 300, Cookie: flows.NewCookie(round+7, flows.KindBase, 0, 0), Match: "ip,nw_dst=198.19.0.98", Actions: "drop"})
+	b.DeleteStrict(of.NewFlow(uint8(flows.DomainPolicy), 0, 0))
+	b.Add(of.NewFlow(uint8(flows.Forward), 200, uint64(flows.NewCookie(round, flows.KindPod, 0, 99))).Proto(of.ProtoIP).Match(of.IPv4Dst(netip.MustParsePrefix("198.19.0.99/32"))))
+	b.Add(of.NewFlow(uint8(flows.Forward), 300, uint64(flows.NewCookie(round+7, flows.KindBase, 0, 0))).Proto(of.ProtoIP).Match(of.IPv4Dst(netip.MustParsePrefix("198.19.0.98/32"))))
 	if err := n.d.pipe.of.Apply(context.Background(), "br-int", &b); err != nil {
 		t.Fatal(err)
 	}
 	n.restart()
-	if after := n.flowCount(""); after != before {
+	if after := n.flowCount(of.Selector{}); after != before {
 		t.Fatalf("%d flows after the repairing restart, %d before", after, before)
 	}
 	if stray := n.flowCount(roundCookie(round + 7)); stray != 0 {
 		t.Fatalf("%d flows of another round left", stray)
 	}
-	policy, err := n.d.pipe.of.Dump(context.Background(), "br-int", "table=30")
+	policy, err := n.d.pipe.of.Dump(context.Background(), "br-int", of.Selector{}.InTable(uint8(flows.DomainPolicy)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	restored := false
 	for _, f := range policy {
-		restored = restored || (f.Priority == 0 && f.Actions == "drop")
+		restored = restored || (f.Priority == 0 && len(f.Actions) == 0)
 	}
 	if !restored {
 		t.Fatal("the deleted default flow of DomainPolicy was not restored")
@@ -391,7 +393,7 @@ func TestStatusNotReady(t *testing.T) {
 func running(t *testing.T) (*node, ns.NetNS, int, uint64) {
 	n := newNode(t)
 	pod := n.addPod("c1", "prod")
-	flowsBefore := n.flowCount("")
+	flowsBefore := n.flowCount(of.Selector{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	resyncs0 := n.d.inspect.Status().Resyncs
@@ -415,7 +417,7 @@ func TestOVSDBRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "ready again", func() bool { s := n.d.inspect.Status(); return s.Ready && s.Resyncs > resyncs })
-	if got := n.flowCount(""); got != flowsBefore {
+	if got := n.flowCount(of.Selector{}); got != flowsBefore {
 		t.Fatalf("%d flows after the resync, %d before", got, flowsBefore)
 	}
 	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
@@ -490,7 +492,7 @@ func TestVswitchdRestart(t *testing.T) {
 	}
 	waitFor(t, "ready again", func() bool { s := n.d.inspect.Status(); return s.Ready && s.Resyncs > resyncs })
 	t.Logf("flows replayed %s after vswitchd started again", time.Since(start).Round(time.Millisecond))
-	if got := n.flowCount(""); got != flowsBefore {
+	if got := n.flowCount(of.Selector{}); got != flowsBefore {
 		t.Fatalf("%d flows after the replay, %d before", got, flowsBefore)
 	}
 	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
@@ -564,12 +566,12 @@ func TestCheckAfterChain(t *testing.T) {
 	setMTU(1400)
 	p := n.d.inspect.Pods()[0]
 	var b ovs.Bundle
-	b.Add(flows.Flow{Table: flows.Forward, Priority: 200, Cookie: flows.NewCookie(n.d.pipe.currentRound(), flows.KindPod, 0, uint32(p.OFPort)),
-		Match: "ip,nw_dst=" + p.IP.String(), Actions: "drop"})
+	b.Add(of.NewFlow(uint8(flows.Forward), uint16(flows.ForwardPod), uint64(flows.NewCookie(n.d.pipe.currentRound(), flows.KindPod, 0, uint32(p.OFPort)))).
+		Proto(of.ProtoIP).Match(of.IPv4Dst(of.Host(p.IP))))
 	if err := n.d.pipe.of.Apply(context.Background(), "br-int", &b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err == nil || !strings.Contains(err.Error(), "different table=40") {
+	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err == nil || !strings.Contains(err.Error(), "different cookie=") || !strings.Contains(err.Error(), "actions=drop, want") {
 		t.Fatalf("CHECK with a pod flow changed: %v", err)
 	}
 	if err := n.d.ipam.SetPools(nil); err != nil {

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"encoding/binary"
 	"hash/maphash"
 	"net/netip"
 	"sort"
@@ -58,31 +57,19 @@ func (s *desired) pod(a *attachment) flows.Pod {
 
 // flowHash stands for a whole flow (match, cookie, actions) in the map of
 // installed flows: on a 10,000-node cluster that map holds 20,000 flows,
-// and a hash is 8 bytes where the flow's strings are a few hundred. It
-// allocates nothing (every sync hashes every flow). The map lives only in
-// this process, so the process's seed will do.
-func flowHash(f flows.Flow) uint64 {
-	var h maphash.Hash
-	h.SetSeed(hashSeed)
-	var num [8]byte
-	binary.LittleEndian.PutUint64(num[:], uint64(f.Cookie))
-	_, _ = h.Write(num[:])
-	binary.LittleEndian.PutUint64(num[:], uint64(f.Table)<<16|uint64(f.Priority))
-	_, _ = h.Write(num[:])
-	_, _ = h.WriteString(f.Match)
-	_ = h.WriteByte(0)
-	_, _ = h.WriteString(f.Actions)
-	return h.Sum64()
-}
+// and a hash is 8 bytes where the flow is a few hundred (of.Flow.Hash:
+// its canonical encoding). The map lives only in this process, so the
+// process's seed will do.
+func flowHash(f flows.Flow) uint64 { return f.Hash(hashSeed) }
 
 var hashSeed = maphash.MakeSeed()
 
 // hashed is flowHash of every flow but the pods', by key: what sync diffs
 // the cluster's flows against (pod flows come and go with CNI).
-func hashed(fs map[string]flows.Flow) map[string]uint64 {
-	m := make(map[string]uint64, len(fs))
+func hashed(fs map[flows.Key]flows.Flow) map[flows.Key]uint64 {
+	m := make(map[flows.Key]uint64, len(fs))
 	for k, f := range fs {
-		if f.Cookie.Kind() != flows.KindPod {
+		if flows.CookieOf(f).Kind() != flows.KindPod {
 			m[k] = flowHash(f)
 		}
 	}
@@ -90,8 +77,8 @@ func hashed(fs map[string]flows.Flow) map[string]uint64 {
 }
 
 // keyed indexes flows by their OVS identity (table, priority, match).
-func keyed(fs []flows.Flow) map[string]flows.Flow {
-	m := make(map[string]flows.Flow, len(fs))
+func keyed(fs []flows.Flow) map[flows.Key]flows.Flow {
+	m := make(map[flows.Key]flows.Flow, len(fs))
 	for _, f := range fs {
 		m[f.Key()] = f
 	}

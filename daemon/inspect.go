@@ -7,12 +7,13 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 )
 
 // Flows lists the installed flows, optionally of one table (by name) or
 // one pod (see attachmentStore.find), with what each cookie says.
 func (i *inspector) Flows(ctx context.Context, table, pod string) ([]api.Flow, error) {
-	sel := ""
+	var sel of.Selector
 	if pod != "" {
 		a, err := i.atts.find(pod, i.cfg.Node)
 		if err != nil {
@@ -35,12 +36,13 @@ func (i *inspector) Flows(ctx context.Context, table, pod string) ([]api.Flow, e
 	out := []api.Flow{}
 	owner := i.owners()
 	for _, f := range installed {
-		if want != nil && f.Table != *want {
+		table, cookie := flows.TableOf(f.Flow), flows.CookieOf(f.Flow)
+		if want != nil && table != *want {
 			continue
 		}
 		out = append(out, api.Flow{
-			Table: uint8(f.Table), TableName: f.Table.String(), Priority: f.Priority, Match: f.Match, Actions: f.Actions,
-			Cookie: f.Cookie.String(), Kind: kindName(f.Cookie.Kind()), Reason: reasonOf(f.Cookie), Owner: owner(f.Cookie),
+			Table: f.Table, TableName: table.String(), Priority: f.Priority, Match: f.MatchString(), Actions: of.ActionsString(f.Actions),
+			Cookie: cookie.String(), Kind: kindName(cookie.Kind()), Reason: reasonOf(cookie), Owner: owner(cookie),
 			Packets: f.Packets, Bytes: f.Bytes,
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/monitor"
 	"github.com/cane-cni/cane/ovs"
 )
@@ -119,14 +120,14 @@ func (w *monitorLoop) look(ctx context.Context) (monitor.Snapshot, map[string]in
 	if s.Pods, err = w.pods(ctx, db); err != nil {
 		return s, nil, err
 	}
-	installed, err := w.of.Dump(ctx, w.cfg.Bridge, "")
+	installed, err := w.of.Dump(ctx, w.cfg.Bridge, of.Selector{})
 	if err != nil {
 		return s, nil, err
 	}
 	tables := map[string]int{}
 	for _, f := range installed {
-		tables[f.Table.String()]++
-		if r := f.Cookie.Reason(); r != flows.ReasonNone {
+		tables[flows.TableOf(f.Flow).String()]++
+		if r := flows.CookieOf(f.Flow).Reason(); r != flows.ReasonNone {
 			s.Drops[r.String()] += f.Packets
 		}
 	}

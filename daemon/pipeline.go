@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ovs"
 )
 
@@ -29,8 +30,8 @@ type pipeline struct {
 
 	resync  sync.RWMutex
 	syncMu  sync.Mutex
-	applied map[string]uint64 // non-pod flows installed: flowHash by Key
-	round   atomic.Uint32     // the bridge's cookie round (16 bits), kept across restarts
+	applied map[flows.Key]uint64 // non-pod flows installed: flowHash by Key
+	round   atomic.Uint32        // the bridge's cookie round (16 bits), kept across restarts
 }
 
 func newPipeline(of *ovs.OpenFlow, bridge string, log *slog.Logger) *pipeline {
@@ -72,7 +73,7 @@ func (p *pipeline) converge(ctx context.Context, round uint16, want []flows.Flow
 	}
 	p.round.Store(uint32(round))
 	desired := keyed(flows.WithRound(want, round))
-	installed, err := p.of.Dump(ctx, p.bridge, "")
+	installed, err := p.of.Dump(ctx, p.bridge, of.Selector{})
 	if err != nil {
 		return convergeStats{}, err
 	}
@@ -93,27 +94,28 @@ type convergeStats struct {
 }
 
 // diffInstalled is the bundle that turns installed into desired.
-func diffInstalled(installed []ovs.FlowStats, desired map[string]flows.Flow, round uint16) (*ovs.Bundle, convergeStats) {
+func diffInstalled(installed []ovs.FlowStats, desired map[flows.Key]flows.Flow, round uint16) (*ovs.Bundle, convergeStats) {
 	var b ovs.Bundle
 	var st convergeStats
-	have := make(map[string]flows.Flow, len(installed))
+	have := make(map[flows.Key]flows.Flow, len(installed))
 	stale := map[uint16]bool{}
 	for _, f := range installed {
-		if r := f.Cookie.Round(); r != round {
+		if r := flows.CookieOf(f.Flow).Round(); r != round {
 			if !stale[r] {
 				stale[r] = true
-				b.DeleteCookie(roundCookie(r))
+				b.Delete(roundCookie(r))
 			}
 			continue
 		}
-		have[f.Key()] = f.Flow
-		if _, ok := desired[f.Key()]; !ok {
-			b.DeleteStrictKey(f.Key())
+		k := f.Key()
+		have[k] = f.Flow
+		if _, ok := desired[k]; !ok {
+			b.DeleteStrictKey(k)
 		}
 	}
 	st.deleted, st.staleRounds = b.Len(), len(stale)
 	for k, f := range desired {
-		if h, ok := have[k]; !ok || h != f {
+		if h, ok := have[k]; !ok || !h.Equal(f) {
 			b.Add(f)
 		}
 	}
@@ -157,7 +159,7 @@ func (p *pipeline) sync(ctx context.Context, n flows.Node) error {
 func (p *pipeline) applyPod(ctx context.Context, pod *flows.Pod, old int) error {
 	var b ovs.Bundle
 	if old != 0 {
-		b.DeleteCookie(flows.PodCookie(uint32(old)))
+		b.Delete(flows.PodCookie(uint32(old)))
 	}
 	if pod != nil {
 		b.Add(p.withRound(flows.PodFlows(*pod))...)
@@ -168,7 +170,7 @@ func (p *pipeline) applyPod(ctx context.Context, pod *flows.Pod, old int) error 
 // deletePod removes the flows of the pod on ofport, directly (DEL).
 func (p *pipeline) deletePod(ctx context.Context, ofport int) error {
 	var b ovs.Bundle
-	b.DeleteCookie(flows.PodCookie(uint32(ofport)))
+	b.Delete(flows.PodCookie(uint32(ofport)))
 	return p.of.Apply(ctx, p.bridge, &b)
 }
 
@@ -178,4 +180,4 @@ func (p *pipeline) podInstalled(ctx context.Context, ofport int) ([]ovs.FlowStat
 }
 
 // roundCookie selects every flow of one round.
-func roundCookie(r uint16) string { return flows.NewCookie(r, 0, 0, 0).Match(flows.RoundMask) }
+func roundCookie(r uint16) of.Selector { return flows.NewCookie(r, 0, 0, 0).Select(flows.RoundMask) }

@@ -3,12 +3,14 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
 )
@@ -20,37 +22,53 @@ func (i *inspector) Trace(ctx context.Context, req api.TraceRequest) (api.Trace,
 	if err != nil {
 		return api.Trace{}, err
 	}
-	if !req.To.Is4() {
-		return api.Trace{}, fmt.Errorf("destination %q is not an IPv4 address", req.To)
-	}
-	v := i.views.load()
 	src := a.alloc.IP
 	if req.SrcIP.IsValid() {
 		src = req.SrcIP
 	}
-	// The pod sends to the destination's MAC inside its own pool (the
-	// ARP responder gives 0a:58+IP), else to its gateway.
-	dstMAC := i.cfg.GatewayMAC
-	if p, ok := i.ipam.Pool(a.alloc.Pool); ok && p.CIDR.Contains(req.To) {
-		dstMAC = podnet.MACFor(req.To).String()
-	}
-	packet := fmt.Sprintf("in_port=%d,%%s,dl_src=%s,dl_dst=%s,nw_src=%s,nw_dst=%s,nw_ttl=64", a.ofport, a.mac, dstMAC, src, req.To)
-	switch req.Proto {
-	case "tcp", "udp", "":
-		if req.Proto == "" {
-			req.Proto = "tcp"
-		}
-		packet = fmt.Sprintf(packet, req.Proto) + fmt.Sprintf(",%[1]s_src=40000,%[1]s_dst=%[2]d", req.Proto, req.Port)
-	case "icmp":
-		packet = fmt.Sprintf(packet, "icmp") + ",icmp_type=8,icmp_code=0"
-	default:
-		return api.Trace{}, fmt.Errorf("protocol %q: tcp, udp or icmp", req.Proto)
-	}
-	tr, err := i.traceResolved(ctx, packet)
+	proto, packet, err := i.tracePacket(a, src, req)
 	if err != nil {
 		return api.Trace{}, err
 	}
-	out := api.Trace{From: apiPod(a), Packet: packet, DatapathActions: tr.DatapathActions}
+	tr, err := i.traceResolved(ctx, proto, packet)
+	if err != nil {
+		return api.Trace{}, err
+	}
+	out := api.Trace{From: apiPod(a), Packet: ovs.PacketString(proto, packet...), DatapathActions: tr.DatapathActions}
+	forward := i.traceSteps(&out, tr, a.alloc.Domain, src, req.To)
+	i.traceVerdict(&out, tr, forward, req.To)
+	return out, nil
+}
+
+// tracePacket is the packet the pod would send: its port, MAC and IP; the
+// destination's MAC inside its own pool (the ARP responder gives 0a:58 +
+// IP), else its gateway's.
+func (i *inspector) tracePacket(a *attachment, src netip.Addr, req api.TraceRequest) (of.Protocol, []of.Match, error) {
+	if !req.To.Is4() {
+		return 0, nil, fmt.Errorf("destination %q is not an IPv4 address", req.To)
+	}
+	dmac, err := net.ParseMAC(i.cfg.GatewayMAC)
+	if err != nil {
+		return 0, nil, fmt.Errorf("gateway MAC %q: %w", i.cfg.GatewayMAC, err)
+	}
+	if p, ok := i.ipam.Pool(a.alloc.Pool); ok && p.CIDR.Contains(req.To) {
+		dmac = podnet.MACFor(req.To)
+	}
+	packet := []of.Match{of.InPort(uint32(a.ofport)), of.EthSrc(a.mac), of.EthDst(dmac), of.IPv4Src(of.Host(src)), of.IPv4Dst(of.Host(req.To)), of.IPTTL(64)}
+	switch req.Proto {
+	case "tcp", "":
+		return of.ProtoTCP, append(packet, of.TCPSrc(40000), of.TCPDst(req.Port)), nil
+	case "udp":
+		return of.ProtoUDP, append(packet, of.UDPSrc(40000), of.UDPDst(req.Port)), nil
+	case "icmp":
+		return of.ProtoICMP, append(packet, of.ICMPType(8), of.ICMPCode(0)), nil
+	}
+	return 0, nil, fmt.Errorf("protocol %q: tcp, udp or icmp", req.Proto)
+}
+
+// traceSteps copies the trace's tables into out, with the first drop's
+// verdict, and returns the cookie of the Forward flow it met.
+func (i *inspector) traceSteps(out *api.Trace, tr ovs.Trace, srcDomain string, src, dst netip.Addr) flows.Cookie {
 	var forward flows.Cookie
 	for _, s := range tr.Steps {
 		out.Steps = append(out.Steps, api.TraceStep{
@@ -62,9 +80,14 @@ func (i *inspector) Trace(ctx context.Context, req api.TraceRequest) (api.Trace,
 		}
 		if r := s.Cookie.Reason(); r != flows.ReasonNone && out.DropReason == "" {
 			out.DropReason = r.String()
-			out.Verdict = dropVerdict(v, r, s.Table, a.alloc.Domain, src, req.To)
+			out.Verdict = dropVerdict(i.views.load(), r, s.Table, srcDomain, src, dst)
 		}
 	}
+	return forward
+}
+
+// traceVerdict says where the packet went, unless a drop said already.
+func (i *inspector) traceVerdict(out *api.Trace, tr ovs.Trace, forward flows.Cookie, dst netip.Addr) {
 	switch {
 	case out.DropReason != "":
 	case strings.Contains(tr.Raw, neighborMiss):
@@ -77,9 +100,8 @@ func (i *inspector) Trace(ctx context.Context, req api.TraceRequest) (api.Trace,
 		out.Verdict = "dropped in " + last + ": no flow matched"
 	default:
 		out.Delivered = true
-		out.Verdict = i.deliveredVerdict(forward, req.To)
+		out.Verdict = i.deliveredVerdict(forward, dst)
 	}
-	return out, nil
 }
 
 // neighborMiss is how ofproto/trace says the tunnel's next hop has no
@@ -89,9 +111,9 @@ const neighborMiss = "neighbor cache miss"
 // traceResolved traces the packet, again (up to 5 times, 100 ms apart)
 // while the tunnel's next hop is still being resolved: the answer wanted
 // is where the packet goes, not that OVS had yet to learn a MAC.
-func (i *inspector) traceResolved(ctx context.Context, packet string) (ovs.Trace, error) {
+func (i *inspector) traceResolved(ctx context.Context, proto of.Protocol, packet []of.Match) (ovs.Trace, error) {
 	for try := 0; ; try++ {
-		tr, err := i.pipe.of.Trace(ctx, i.cfg.Bridge, packet)
+		tr, err := i.pipe.of.Trace(ctx, i.cfg.Bridge, proto, packet...)
 		if err != nil || !strings.Contains(tr.Raw, neighborMiss) || try == 5 {
 			return tr, err
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ipam"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
@@ -33,7 +34,7 @@ func (i *inspector) XRay(ctx context.Context) api.XRay {
 	check("caned ready", problem(!st.Ready, "not ready: %s", st.Reason), fmt.Sprintf("flow round %d", st.Round))
 	db, err := i.sess.current()
 	check("ovsdb-server reachable", problem(err != nil, "%v", err), i.cfg.OVSDB)
-	installed, ferr := i.pipe.of.Dump(ctx, i.cfg.Bridge, "")
+	installed, ferr := i.pipe.of.Dump(ctx, i.cfg.Bridge, of.Selector{})
 	check("ovs-vswitchd reachable", problem(ferr != nil, "%v", ferr), fmt.Sprintf("%d flows on %s", len(installed), i.cfg.Bridge))
 	if db == nil || ferr != nil {
 		return x
@@ -153,10 +154,10 @@ func (i *inspector) checkFlows(ctx context.Context, desired []flows.Flow) []stri
 	}
 	var p []string
 	for _, f := range missing {
-		p = append(p, "missing: "+f)
+		p = append(p, "missing: "+f.String())
 	}
 	for _, f := range extra {
-		p = append(p, "extra: "+f)
+		p = append(p, "extra: "+f.String())
 	}
 	return p
 }
