@@ -133,7 +133,7 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 	bg := context.WithoutCancel(ctx)
 
 	steps := newStepTimer()
-	alloc, err := d.ipam.Allocate(ipam.Request{Pool: pool, ContainerID: req.ContainerID, IfName: req.IfName, PodNamespace: args.PodNamespace, PodName: args.PodName,
+	alloc, err := d.ipam.Allocate(ctx, ipam.Request{Pool: pool, ContainerID: req.ContainerID, IfName: req.IfName, PodNamespace: args.PodNamespace, PodName: args.PodName,
 		LendFrom: lendFrom, Loan: loan})
 	if err != nil {
 		return nil, cniError("allocate address", err)
@@ -142,11 +142,11 @@ func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json
 		// An address of a lent block: its flows (the block sealed to the
 		// borrower) go in before the pod's.
 		if err := d.syncFlowsLocked(ctx); err != nil {
-			_, _, _ = d.ipam.Release(req.ContainerID, req.IfName)
+			_, _, _ = d.ipam.Release(bg, req.ContainerID, req.IfName)
 			return nil, cniError("install the lent block's flows", ovsErr(err))
 		}
 	}
-	undo = append(undo, func() { _, _, _ = d.ipam.Release(req.ContainerID, req.IfName) })
+	undo = append(undo, func() { _, _, _ = d.ipam.Release(bg, req.ContainerID, req.IfName) })
 	steps.mark("allocated")
 	crashPoint("add:allocated")
 	p, _ := d.ipam.Pool(alloc.Pool)

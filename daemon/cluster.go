@@ -27,7 +27,7 @@ func (d *Daemon) refreshView() {
 	for _, w := range warnings {
 		d.log.Warn("cluster object ignored", "why", w)
 	}
-	if err := d.ipam.SetPools(v.ipamPools()); err != nil {
+	if err := d.ipam.SetPools(context.TODO(), v.ipamPools()); err != nil {
 		d.log.Error("pools not applied", "err", err)
 	}
 	d.view.Store(v)

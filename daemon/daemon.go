@@ -133,7 +133,7 @@ func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 		}
 		istore, v = kube.NewStore(w.Dynamic, store).Cached(w), &view{Usable: map[string]bool{}}
 	}
-	m, err := ipam.New(ipam.Config{Node: cfg.Node, Store: istore, Pools: v.ipamPools(), Reservations: cfg.ipamReservations()})
+	m, err := ipam.New(context.TODO(), ipam.Config{Node: cfg.Node, Store: istore, Pools: v.ipamPools(), Reservations: cfg.ipamReservations()})
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -62,7 +62,7 @@ func (d *Daemon) detach(ctx context.Context, db *ovs.DB, containerID, ifName, ne
 		return err
 	}
 	crashPoint("del:veth")
-	a, released, err := d.ipam.Release(containerID, ifName)
+	a, released, err := d.ipam.Release(ctx, containerID, ifName)
 	if err != nil {
 		return err
 	}

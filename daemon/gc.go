@@ -45,7 +45,7 @@ func (d *Daemon) gc(ctx context.Context, nc *NetConf) *types.Error {
 		}
 		d.log.Info("garbage collected", "container", a.ContainerID, "ifname", a.IfName, "ip", a.IP)
 	}
-	if _, err := d.ipam.ReleaseEmptyBlocks(); err != nil {
+	if _, err := d.ipam.ReleaseEmptyBlocks(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

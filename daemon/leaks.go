@@ -72,7 +72,7 @@ func (d *Daemon) CollectLeaks(ctx context.Context, dryRun bool) (api.GCReport, e
 		r.Collected = append(r.Collected, l)
 		d.log.Info("leak collected", "container", l.ContainerID, "ip", l.IP, "why", l.Why)
 	}
-	freed, err := d.ipam.ReleaseEmptyBlocks()
+	freed, err := d.ipam.ReleaseEmptyBlocks(ctx)
 	for _, b := range freed {
 		r.Released = append(r.Released, b.CIDR)
 	}

@@ -124,7 +124,7 @@ func (d *Daemon) tendLoans(ctx context.Context) {
 	// Blocks that go back once empty: the borrower's own blocks here (of a
 	// pool this node may not use by itself) with no active loan for its
 	// domain, and lent blocks whose loan is no longer active.
-	freed, err := d.ipam.ReleaseEmptyBlocksIf(func(b ipam.Block) bool {
+	freed, err := d.ipam.ReleaseEmptyBlocksIf(ctx, func(b ipam.Block) bool {
 		if b.Domain != "" {
 			return !active["loan/"+b.Loan]
 		}

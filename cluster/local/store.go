@@ -4,6 +4,7 @@
 package local
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -19,8 +20,14 @@ var (
 	bucketAllocs = []byte("allocations") // sub-bucket per node; key: IP
 )
 
-// Store is an ipam.Store in a bbolt file.
-type Store struct{ db *bolt.DB }
+// Store is an ipam.Store in a bbolt file. bbolt takes no context: a call
+// checks ctx before it starts and then runs to the end (a local write
+// takes milliseconds), so a call that returns an error changed nothing.
+type Store struct {
+	db *bolt.DB
+	// writeAlloc runs an allocation write in a transaction.
+	writeAlloc func(func(*bolt.Tx) error) error
+}
 
 var _ ipam.Store = (*Store)(nil)
 
@@ -43,13 +50,16 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init store %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, writeAlloc: db.Update}, nil
 }
 
 // Close releases the file.
 func (s *Store) Close() error { return s.db.Close() }
 
-func (s *Store) Blocks(pool string) ([]ipam.Block, error) {
+func (s *Store) Blocks(ctx context.Context, pool string) ([]ipam.Block, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var out []ipam.Block
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketBlocks).ForEach(func(k, v []byte) error {
@@ -66,7 +76,10 @@ func (s *Store) Blocks(pool string) ([]ipam.Block, error) {
 	return out, err
 }
 
-func (s *Store) ClaimBlock(b ipam.Block) error {
+func (s *Store) ClaimBlock(ctx context.Context, b ipam.Block) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketBlocks)
 		key := []byte(b.CIDR.String())
@@ -77,7 +90,10 @@ func (s *Store) ClaimBlock(b ipam.Block) error {
 	})
 }
 
-func (s *Store) ReleaseBlock(b ipam.Block) error {
+func (s *Store) ReleaseBlock(ctx context.Context, b ipam.Block) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketBlocks)
 		key := []byte(b.CIDR.String())
@@ -96,7 +112,10 @@ func (s *Store) ReleaseBlock(b ipam.Block) error {
 	})
 }
 
-func (s *Store) Allocations(node string) ([]ipam.Allocation, error) {
+func (s *Store) Allocations(ctx context.Context, node string) ([]ipam.Allocation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var out []ipam.Allocation
 	err := s.db.View(func(tx *bolt.Tx) error {
 		nb := tx.Bucket(bucketAllocs).Bucket([]byte(node))
@@ -115,18 +134,31 @@ func (s *Store) Allocations(node string) ([]ipam.Allocation, error) {
 	return out, err
 }
 
-func (s *Store) PutAllocation(node string, a ipam.Allocation) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+// PutAllocation records a; it is durable when it returns nil.
+func (s *Store) PutAllocation(ctx context.Context, node string, a ipam.Allocation) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return s.writeAlloc(func(tx *bolt.Tx) error {
 		nb, err := tx.Bucket(bucketAllocs).CreateBucketIfNotExists([]byte(node))
 		if err != nil {
 			return err
 		}
-		return putJSON(nb, []byte(a.IP.String()), a)
+		return nb.Put([]byte(a.IP.String()), data)
 	})
 }
 
-func (s *Store) DeleteAllocation(node string, ip netip.Addr) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+// DeleteAllocation forgets ip's allocation; it is durable when it returns
+// nil.
+func (s *Store) DeleteAllocation(ctx context.Context, node string, ip netip.Addr) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.writeAlloc(func(tx *bolt.Tx) error {
 		nb := tx.Bucket(bucketAllocs).Bucket([]byte(node))
 		if nb == nil {
 			return nil
