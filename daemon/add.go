@@ -70,13 +70,13 @@ func (a *attacher) resolve(ctx context.Context, req *addReq) *types.Error {
 // attach runs the steps that make the attachment, each pushing its undo.
 func (a *attacher) attach(ctx context.Context, db *ovs.DB, req *addReq, u *undo) (*attachment, *types.Error) {
 	steps := newStepTimer()
-	alloc, pool, e := a.allocate(ctx, req, u)
+	alloc, e := a.allocate(ctx, req, u)
 	if e != nil {
 		return nil, e
 	}
 	steps.mark("allocated")
 	crashPoint("add:allocated")
-	link, e := a.createVeth(req, alloc, pool, u)
+	link, e := a.createVeth(req, alloc, u)
 	if e != nil {
 		return nil, e
 	}
@@ -94,33 +94,33 @@ func (a *attacher) attach(ctx context.Context, db *ovs.DB, req *addReq, u *undo)
 
 // allocate takes the pod's address. An address of a lent block has its
 // flows (the block sealed to the borrower) installed before the pod's.
-func (a *attacher) allocate(ctx context.Context, req *addReq, u *undo) (ipam.Allocation, ipam.Pool, *types.Error) {
-	alloc, err := a.ipam.Allocate(ipam.Request{Pool: req.pool, ContainerID: req.ContainerID, IfName: req.IfName,
+func (a *attacher) allocate(ctx context.Context, req *addReq, u *undo) (ipam.Allocation, *types.Error) {
+	alloc, err := a.ipam.Allocate(ctx, ipam.Request{Pool: req.pool, ContainerID: req.ContainerID, IfName: req.IfName,
 		PodNamespace: req.args.PodNamespace, PodName: req.args.PodName, LendFrom: req.adm.lendFrom, Loan: req.adm.loan})
 	if err != nil {
-		return alloc, ipam.Pool{}, cniError("allocate address", err)
+		return alloc, cniError("allocate address", err)
 	}
 	u.push("release address", func() error {
-		_, _, err := a.ipam.Release(req.ContainerID, req.IfName)
+		_, _, err := a.ipam.Release(context.WithoutCancel(ctx), req.ContainerID, req.IfName)
 		return err
 	})
-	pool, err := a.poolOf(alloc)
-	if err != nil {
-		return alloc, pool, cniError("allocate address", err)
-	}
-	if pool.Domain != alloc.Domain {
+	if pool, _ := a.ipam.Pool(alloc.Pool); pool.Domain != alloc.Domain {
 		if err := a.pipe.sync(ctx, a.want.base()); err != nil {
-			return alloc, pool, cniError("install the lent block's flows", ovsErr(err))
+			return alloc, cniError("install the lent block's flows", ovsErr(err))
 		}
 	}
-	return alloc, pool, nil
+	return alloc, nil
 }
 
 // createVeth makes the veth with its peer in the pod, configured.
-func (a *attacher) createVeth(req *addReq, alloc ipam.Allocation, pool ipam.Pool, u *undo) (podnet.Link, *types.Error) {
+func (a *attacher) createVeth(req *addReq, alloc ipam.Allocation, u *undo) (podnet.Link, *types.Error) {
+	addr, err := alloc.Address()
+	if err != nil {
+		return podnet.Link{}, cniError("set up pod interface", err)
+	}
 	pc := podnet.Config{
 		HostNS: a.hostNS, NetNS: req.Netns, IfName: req.IfName, HostIfName: podnet.HostIfName(req.ContainerID, req.IfName),
-		MAC: podnet.MACFor(alloc.IP), Address: prefixOf(alloc, pool), Gateway: pool.Gateway, MTU: a.bridge.podMTUInForce(),
+		MAC: podnet.MACFor(alloc.IP), Address: addr, Gateway: alloc.Gateway, MTU: a.bridge.podMTUInForce(),
 		TxChecksumOff: a.bridge.overlay && a.sess.dp() == "netdev",
 	}
 	// On the userspace datapath the chained bandwidth plugin cannot shape

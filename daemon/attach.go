@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -143,19 +142,10 @@ func validIfName(s string) error {
 	return nil
 }
 
-// poolOf is the pool of an allocation. A pool that went away while its
-// addresses live is an error, never a zero pool (a /0 address).
-func (a *attacher) poolOf(alloc ipam.Allocation) (ipam.Pool, error) {
-	p, ok := a.ipam.Pool(alloc.Pool)
-	if !ok {
-		return ipam.Pool{}, fmt.Errorf("%w %q of address %s: the pool was removed while the pod runs", ipam.ErrUnknownPool, alloc.Pool, alloc.IP)
-	}
-	return p, nil
-}
 
 // result is the CNI result for an attachment, in the netconf's version.
 func (a *attacher) result(nc *NetConf, att *attachment) (json.RawMessage, *types.Error) {
-	p, err := a.poolOf(att.alloc)
+	addr, err := att.alloc.Address() // never a /0: an error if the subnet is unknown
 	if err != nil {
 		return nil, cniError("build the result", err)
 	}
@@ -167,10 +157,10 @@ func (a *attacher) result(nc *NetConf, att *attachment) (json.RawMessage, *types
 		},
 		IPs: []*current.IPConfig{{
 			Interface: current.Int(1),
-			Address:   net.IPNet{IP: att.alloc.IP.AsSlice(), Mask: net.CIDRMask(p.CIDR.Bits(), 32)},
-			Gateway:   p.Gateway.AsSlice(),
+			Address:   net.IPNet{IP: addr.Addr().AsSlice(), Mask: net.CIDRMask(addr.Bits(), 32)},
+			Gateway:   att.alloc.Gateway.AsSlice(),
 		}},
-		Routes: []*types.Route{{Dst: net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}, GW: p.Gateway.AsSlice()}},
+		Routes: []*types.Route{{Dst: net.IPNet{IP: net.IPv4zero, Mask: net.CIDRMask(0, 32)}, GW: att.alloc.Gateway.AsSlice()}},
 		DNS:    nc.DNS,
 	}
 	vr, err := r.GetAsVersion(nc.CNIVersion)
@@ -182,9 +172,4 @@ func (a *attacher) result(nc *NetConf, att *attachment) (json.RawMessage, *types
 		return nil, types.NewError(types.ErrInternal, "encode result", err.Error())
 	}
 	return data, nil
-}
-
-// prefixOf is the pod's address with its pool's prefix length.
-func prefixOf(alloc ipam.Allocation, p ipam.Pool) netip.Prefix {
-	return netip.PrefixFrom(alloc.IP, p.CIDR.Bits())
 }

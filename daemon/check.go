@@ -29,13 +29,13 @@ func (a *attacher) check(ctx context.Context, req api.CNIRequest) *types.Error {
 	if att == nil {
 		return types.NewError(types.ErrUnknownContainer, "no attachment for this container", req.ContainerID+"/"+req.IfName)
 	}
-	pool, err := a.poolOf(att.alloc)
+	addr, err := att.alloc.Address()
 	if err != nil {
 		return cniError("check the address", err)
 	}
 	pc := podnet.Config{
 		HostNS: a.hostNS, NetNS: req.Netns, IfName: req.IfName, HostIfName: att.port,
-		MAC: att.mac, Address: prefixOf(att.alloc, pool), Gateway: pool.Gateway, MTU: a.bridge.podMTUInForce(),
+		MAC: att.mac, Address: addr, Gateway: att.alloc.Gateway, MTU: a.bridge.podMTUInForce(),
 	}
 	if err := podnet.Check(pc); err != nil {
 		return cniError("check pod interface", err)

@@ -102,7 +102,7 @@ func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 		istore = kube.NewStore(d.watcher.Dynamic, store).Cached(d.watcher)
 	}
 	d.views = newClusterView(cfg, d.watcher, log)
-	d.ipam, err = ipam.New(ipam.Config{Node: cfg.Node, Store: istore, Pools: d.views.load().ipamPools(), Reservations: cfg.ipamReservations()})
+	d.ipam, err = ipam.New(context.Background(), ipam.Config{Node: cfg.Node, Store: istore, Pools: d.views.load().ipamPools(), Reservations: cfg.ipamReservations()})
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -209,7 +209,7 @@ func (d *Daemon) startCluster(ctx context.Context) error {
 		return fmt.Errorf("sync the cluster's caches: %w", err)
 	}
 	steps.mark("list")
-	d.views.refresh(d.ipam.SetPools)
+	d.views.refresh(ctx, d.ipam.SetPools)
 	steps.mark("view")
 	v := d.views.load()
 	d.log.Info("cluster cache synced", "nodes", len(v.Remotes), "pools", len(v.Pools), "took", steps.String())

@@ -48,7 +48,7 @@ func (a *attacher) detach(ctx context.Context, db *ovs.DB, containerID, ifName, 
 		return err
 	}
 	crashPoint("del:veth")
-	alloc, released, err := a.ipam.Release(containerID, ifName)
+	alloc, released, err := a.ipam.Release(ctx, containerID, ifName)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func cniError(msg string, err error) *types.Error {
 	switch {
 	case errors.Is(err, ipam.ErrPoolExhausted):
 		code = api.CodePoolExhausted
-	case errors.Is(err, ipam.ErrUnknownPool):
+	case errors.Is(err, ipam.ErrUnknownPool), errors.Is(err, ipam.ErrNoSubnet):
 		code = api.CodeUnknownPool
 	case errors.Is(err, ipam.ErrReservationBusy):
 		code = api.CodeReservationBusy

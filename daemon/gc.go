@@ -43,7 +43,7 @@ func (a *attacher) gc(ctx context.Context, nc *NetConf) *types.Error {
 		}
 		a.log.Info("garbage collected", "container", alloc.ContainerID, "ifname", alloc.IfName, "ip", alloc.IP)
 	}
-	if _, err := a.ipam.ReleaseEmptyBlocks(); err != nil {
+	if _, err := a.ipam.ReleaseEmptyBlocks(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -102,7 +102,7 @@ func (a *attacher) CollectLeaks(ctx context.Context, dryRun bool) (api.GCReport,
 			a.log.Info("leak collected", "container", l.ContainerID, "ip", l.IP, "why", l.Why)
 		}
 	}
-	freed, err := a.ipam.ReleaseEmptyBlocks()
+	freed, err := a.ipam.ReleaseEmptyBlocks(ctx)
 	for _, b := range freed {
 		r.Released = append(r.Released, b.CIDR)
 	}

@@ -160,7 +160,7 @@ func (k *loanKeeper) giveBack(ctx context.Context, v *view, now time.Time) {
 			active[l.Borrower], active["loan/"+l.Name] = true, true
 		}
 	}
-	freed, err := k.ipam.ReleaseEmptyBlocksIf(func(b ipam.Block) bool {
+	freed, err := k.ipam.ReleaseEmptyBlocksIf(ctx, func(b ipam.Block) bool {
 		if b.Domain != "" {
 			return !active["loan/"+b.Loan]
 		}

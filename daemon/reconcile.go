@@ -81,7 +81,7 @@ func (d *Daemon) syncLoop(ctx context.Context) {
 			return
 		case <-d.watcher.Changed():
 		}
-		d.views.refresh(d.ipam.SetPools)
+		d.views.refresh(ctx, d.ipam.SetPools)
 		d.loans.poke()
 		if !d.sess.isReady() {
 			continue // the next reconcile installs everything

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -36,12 +37,12 @@ func (c *clusterView) load() *view { return c.v.Load() }
 
 // refresh rebuilds the view from the watcher's caches and hands the pools
 // to pools (IPAM), logging every object it leaves out.
-func (c *clusterView) refresh(pools func([]ipam.Pool) error) {
+func (c *clusterView) refresh(ctx context.Context, pools func(context.Context, []ipam.Pool) error) {
 	v, warnings := kubeView(c.watcher.View(), c.node)
 	for _, w := range warnings {
 		c.log.Warn("cluster object ignored", "why", w)
 	}
-	if err := pools(v.ipamPools()); err != nil {
+	if err := pools(ctx, v.ipamPools()); err != nil {
 		c.log.Error("pools not applied", "err", err)
 	}
 	c.v.Store(v)

@@ -86,19 +86,19 @@ func TestReleaseEmptyBlocksIf(t *testing.T) {
 		{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.0.0/24"), Gateway: netip.MustParseAddr("198.19.0.1"), BlockBits: 28},
 		{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/24"), Gateway: netip.MustParseAddr("198.19.1.1"), BlockBits: 28},
 	}
-	m, err := ipam.New(ipam.Config{Node: "n1", Store: store, Pools: pools})
+	m, err := ipam.New(ctx, ipam.Config{Node: "n1", Store: store, Pools: pools})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"prod", "test"} {
-		if _, err := m.Allocate(ipam.Request{Pool: p, ContainerID: p, IfName: "eth0"}); err != nil {
+		if _, err := m.Allocate(ctx, ipam.Request{Pool: p, ContainerID: p, IfName: "eth0"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := m.Release(p, "eth0"); err != nil {
+		if _, _, err := m.Release(ctx, p, "eth0"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	freed, err := m.ReleaseEmptyBlocksIf(func(b ipam.Block) bool { return b.Pool == "prod" })
+	freed, err := m.ReleaseEmptyBlocksIf(ctx, func(b ipam.Block) bool { return b.Pool == "prod" })
 	if err != nil || len(freed) != 1 || freed[0].Pool != "prod" {
 		t.Fatalf("freed %+v, %v", freed, err)
 	}
@@ -116,43 +116,43 @@ func TestLentBlocks(t *testing.T) {
 		{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.4.0/29"), Gateway: netip.MustParseAddr("198.19.4.1"), BlockBits: 29},
 		{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/27"), Gateway: netip.MustParseAddr("198.19.1.1"), BlockBits: 28},
 	}
-	other, _ := ipam.New(ipam.Config{Node: "n1", Store: store, Pools: pools})
-	if _, err := other.Allocate(ipam.Request{Pool: "prod", ContainerID: "p0", IfName: "eth0"}); err != nil {
+	other, _ := ipam.New(ctx, ipam.Config{Node: "n1", Store: store, Pools: pools})
+	if _, err := other.Allocate(ctx, ipam.Request{Pool: "prod", ContainerID: "p0", IfName: "eth0"}); err != nil {
 		t.Fatal(err) // n1 holds production's only block
 	}
-	m, _ := ipam.New(ipam.Config{Node: "n2", Store: store, Pools: pools})
-	if _, err := m.Allocate(ipam.Request{Pool: "prod", ContainerID: "p1", IfName: "eth0"}); !errors.Is(err, ipam.ErrPoolExhausted) {
+	m, _ := ipam.New(ctx, ipam.Config{Node: "n2", Store: store, Pools: pools})
+	if _, err := m.Allocate(ctx, ipam.Request{Pool: "prod", ContainerID: "p1", IfName: "eth0"}); !errors.Is(err, ipam.ErrPoolExhausted) {
 		t.Fatalf("no loan: %v, want exhausted", err)
 	}
-	lender, err := m.Allocate(ipam.Request{Pool: "test", ContainerID: "t1", IfName: "eth0"})
+	lender, err := m.Allocate(ctx, ipam.Request{Pool: "test", ContainerID: "t1", IfName: "eth0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	borrowed, err := m.Allocate(ipam.Request{Pool: "prod", ContainerID: "p1", IfName: "eth0", LendFrom: []string{"test"}, Loan: "sale"})
+	borrowed, err := m.Allocate(ctx, ipam.Request{Pool: "prod", ContainerID: "p1", IfName: "eth0", LendFrom: []string{"test"}, Loan: "sale"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if borrowed.Pool != "test" || borrowed.Domain != "production" || borrowed.Block == lender.Block {
 		t.Fatalf("borrowed %+v, lender %+v: want a test block of its own, serving production", borrowed, lender)
 	}
-	again, _ := m.Allocate(ipam.Request{Pool: "prod", ContainerID: "p2", IfName: "eth0", LendFrom: []string{"test"}, Loan: "sale"})
+	again, _ := m.Allocate(ctx, ipam.Request{Pool: "prod", ContainerID: "p2", IfName: "eth0", LendFrom: []string{"test"}, Loan: "sale"})
 	if again.Block != borrowed.Block {
 		t.Errorf("second borrower pod in %s, want the lent block %s", again.Block, borrowed.Block)
 	}
-	more, _ := m.Allocate(ipam.Request{Pool: "test", ContainerID: "t2", IfName: "eth0"})
+	more, _ := m.Allocate(ctx, ipam.Request{Pool: "test", ContainerID: "t2", IfName: "eth0"})
 	if more.Block == borrowed.Block {
 		t.Errorf("a lender pod got an address in the lent block: %+v", more)
 	}
 	for _, id := range []string{"p1", "p2"} {
-		if _, _, err := m.Release(id, "eth0"); err != nil {
+		if _, _, err := m.Release(ctx, id, "eth0"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	freed, err := m.ReleaseEmptyBlocksIf(func(b ipam.Block) bool { return b.Domain != "" })
+	freed, err := m.ReleaseEmptyBlocksIf(ctx, func(b ipam.Block) bool { return b.Domain != "" })
 	if err != nil || len(freed) != 1 || freed[0].CIDR != borrowed.Block || freed[0].Loan != "sale" {
 		t.Fatalf("freed %+v, %v", freed, err)
 	}
-	bs, _ := store.Blocks("test")
+	bs, _ := store.Blocks(ctx, "test")
 	for _, b := range bs {
 		if b.Domain != "" {
 			t.Errorf("lent block left in the store: %+v", b)

@@ -30,15 +30,35 @@ type Block struct {
 }
 
 // Allocation is one address held by one attachment (container + interface).
+//
+// It carries what the pod's interface needs from its pool (Subnet and
+// Gateway), copied when the address was picked, so a caller never has to
+// look the pool up separately and get nothing back when the pool has gone
+// (or has moved to another CIDR) since. Use Address for the interface's
+// address: it fails rather than return a /0.
 type Allocation struct {
 	IP           netip.Addr
 	Pool         string
 	Domain       string
 	Block        netip.Prefix
+	Subnet       netip.Prefix `json:",omitzero"` // the pool's CIDR when IP was picked
+	Gateway      netip.Addr   `json:",omitzero"` // the pool's gateway when IP was picked
 	ContainerID  string
 	IfName       string
 	PodNamespace string `json:",omitempty"`
 	PodName      string `json:",omitempty"`
+}
+
+// Address is the pod's address with its pool's prefix length, e.g.
+// 198.19.0.5/24. It fails with ErrNoSubnet for an allocation that does not
+// know its pool's subnet: one recorded by a caned older than Subnet whose
+// pool IPAM has not been told about (see IPAM.New and SetPools, which fill
+// it in from the pool when the pool still contains the address).
+func (a Allocation) Address() (netip.Prefix, error) {
+	if !a.Subnet.IsValid() || !a.Subnet.Contains(a.IP) || !a.Gateway.IsValid() {
+		return netip.Prefix{}, fmt.Errorf("%w: %s of pool %q", ErrNoSubnet, a.IP, a.Pool)
+	}
+	return netip.PrefixFrom(a.IP, a.Subnet.Bits()), nil
 }
 
 // Handle is the key of an allocation: one per container interface.
@@ -80,6 +100,9 @@ var (
 	ErrBlockTaken = errors.New("block already claimed")
 	// ErrInvalidPool: a pool definition is unusable.
 	ErrInvalidPool = errors.New("invalid pool")
+	// ErrNoSubnet: an allocation does not know its pool's subnet and
+	// gateway (Allocation.Address).
+	ErrNoSubnet = errors.New("allocation has no subnet (its pool is unknown)")
 )
 
 // Validate checks a pool on its own: IPv4 CIDR in canonical form, gateway

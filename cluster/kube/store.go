@@ -19,10 +19,17 @@ import (
 
 // Store is the multi-node ipam.Store: blocks in the API, allocations in
 // the node-local file.
+//
+// Every API call runs under the caller's context, bounded by maxCall: a
+// caller without a deadline (a sync loop's long-lived context) still never
+// waits on a hung API server for longer than that. An earlier deadline or
+// cancel of the caller's applies as it comes. A call cut off in flight may
+// have happened on the server; IPAM undoes claims of unknown outcome and
+// keeps a block whose release failed out of use (see ipam.Store).
 type Store struct {
 	dyn     dynamic.Interface
 	local   *local.Store
-	timeout time.Duration
+	maxCall time.Duration
 	cached  cache.Store // the watcher's Blocks, if Cached
 }
 
@@ -30,11 +37,17 @@ var _ ipam.Store = (*Store)(nil)
 
 // NewStore returns a Store over the API (dyn) and the node's local file.
 func NewStore(dyn dynamic.Interface, l *local.Store) *Store {
-	return &Store{dyn: dyn, local: l, timeout: 10 * time.Second}
+	return &Store{dyn: dyn, local: l, maxCall: 10 * time.Second}
 }
 
-func (s *Store) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), s.timeout)
+// call bounds one API call by the caller's ctx and maxCall. It fails at
+// once, sending nothing, if ctx is already done.
+func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.maxCall)
+	return ctx, cancel, nil
 }
 
 // Cached makes Blocks read the watcher's cache instead of listing from
@@ -49,7 +62,10 @@ func (s *Store) Cached(w *Watcher) *Store {
 
 // Blocks lists a pool's blocks: from the watcher's cache (Cached), else
 // from the API server.
-func (s *Store) Blocks(pool string) ([]ipam.Block, error) {
+func (s *Store) Blocks(ctx context.Context, pool string) ([]ipam.Block, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if s.cached != nil {
 		var out []ipam.Block
 		for _, obj := range s.cached.List() {
@@ -62,7 +78,10 @@ func (s *Store) Blocks(pool string) ([]ipam.Block, error) {
 		}
 		return out, nil
 	}
-	ctx, cancel := s.ctx()
+	ctx, cancel, err := s.call(ctx)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
 	list, err := s.dyn.Resource(BlocksResource).List(ctx, metav1.ListOptions{LabelSelector: LabelPool + "=" + pool})
 	if err != nil {
@@ -81,8 +100,11 @@ func (s *Store) Blocks(pool string) ([]ipam.Block, error) {
 
 // ClaimBlock creates the block's object; AlreadyExists means another node
 // (or this one, earlier) holds it.
-func (s *Store) ClaimBlock(b ipam.Block) error {
-	ctx, cancel := s.ctx()
+func (s *Store) ClaimBlock(ctx context.Context, b ipam.Block) error {
+	ctx, cancel, err := s.call(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(Group + "/" + Version)
@@ -96,7 +118,7 @@ func (s *Store) ClaimBlock(b ipam.Block) error {
 	if err := unstructured.SetNestedMap(u.Object, spec, "spec"); err != nil {
 		return err
 	}
-	_, err := s.dyn.Resource(BlocksResource).Create(ctx, u, metav1.CreateOptions{})
+	_, err = s.dyn.Resource(BlocksResource).Create(ctx, u, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return ipam.ErrBlockTaken
 	}
@@ -109,8 +131,11 @@ func (s *Store) ClaimBlock(b ipam.Block) error {
 // ReleaseBlock deletes the block's object if b.Node still holds it. The
 // delete carries the object's UID and resourceVersion as preconditions, so
 // a block re-claimed in between is never deleted.
-func (s *Store) ReleaseBlock(b ipam.Block) error {
-	ctx, cancel := s.ctx()
+func (s *Store) ReleaseBlock(ctx context.Context, b ipam.Block) error {
+	ctx, cancel, err := s.call(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	name := BlockName(b.Pool, b.CIDR)
 	u, err := s.dyn.Resource(BlocksResource).Get(ctx, name, metav1.GetOptions{})
@@ -138,14 +163,16 @@ func (s *Store) ReleaseBlock(b ipam.Block) error {
 	return nil
 }
 
-func (s *Store) Allocations(node string) ([]ipam.Allocation, error) { return s.local.Allocations(node) }
-
-func (s *Store) PutAllocation(node string, a ipam.Allocation) error {
-	return s.local.PutAllocation(node, a)
+func (s *Store) Allocations(ctx context.Context, node string) ([]ipam.Allocation, error) {
+	return s.local.Allocations(ctx, node)
 }
 
-func (s *Store) DeleteAllocation(node string, ip netip.Addr) error {
-	return s.local.DeleteAllocation(node, ip)
+func (s *Store) PutAllocation(ctx context.Context, node string, a ipam.Allocation) error {
+	return s.local.PutAllocation(ctx, node, a)
+}
+
+func (s *Store) DeleteAllocation(ctx context.Context, node string, ip netip.Addr) error {
+	return s.local.DeleteAllocation(ctx, node, ip)
 }
 
 func blockOf(u *unstructured.Unstructured) (Block, error) {

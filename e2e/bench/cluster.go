@@ -116,7 +116,7 @@ func remoteNodes(ctx context.Context, cs *kubernetes.Clientset, dyn dynamic.Inte
 					return
 				}
 				block := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 19, byte(i >> 6), byte(i&63) << 2}), 30)
-				if err := store.ClaimBlock(ipam.Block{Pool: "big", CIDR: block, Node: name}); err != nil {
+				if err := store.ClaimBlock(ctx, ipam.Block{Pool: "big", CIDR: block, Node: name}); err != nil {
 					errs <- err
 					return
 				}
