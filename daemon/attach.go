@@ -142,7 +142,6 @@ func validIfName(s string) error {
 	return nil
 }
 
-
 // result is the CNI result for an attachment, in the netconf's version.
 func (a *attacher) result(nc *NetConf, att *attachment) (json.RawMessage, *types.Error) {
 	addr, err := att.alloc.Address() // never a /0: an error if the subnet is unknown
