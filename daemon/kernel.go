@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/nodenet"
@@ -19,7 +20,7 @@ func kernelState(v *view, lent []flows.LentBlock, mtu int) nodenet.State {
 	for _, lb := range lent {
 		own[lb.Domain] = append(own[lb.Domain], lb.CIDR)
 	}
-	s := nodenet.State{Nodes: v.Nodes, MTU: mtu}
+	s := nodenet.State{Nodes: v.Nodes, MTU: mtu, Sealed: v.Quarantined}
 	for _, d := range v.Domains {
 		nd := nodenet.Domain{VNI: d.VNI, Port: nodenet.HostPortName(d.VNI), Own: own[d.Name], EgressSNAT: d.snat()}
 		for _, other := range v.Domains {
@@ -32,14 +33,16 @@ func kernelState(v *view, lent []flows.LentBlock, mtu int) nodenet.State {
 	return s
 }
 
-// peeredConf reports whether domain a may reach domain b: either lists
-// the other (as flows.Base applies peerings).
+// peeredConf reports whether domains a and b peer: both name the other
+// (as flows.Base applies peerings).
 func peeredConf(ds []DomainConf, a, b string) bool {
+	return confNames(ds, a, b) && confNames(ds, b, a)
+}
+
+func confNames(ds []DomainConf, a, b string) bool {
 	for _, d := range ds {
-		for _, p := range d.Peers {
-			if (d.Name == a && p == b) || (d.Name == b && p == a) {
-				return true
-			}
+		if d.Name == a && slices.Contains(d.Peers, b) {
+			return true
 		}
 	}
 	return false

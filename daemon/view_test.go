@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,19 +30,20 @@ func TestKubeViewConflicts(t *testing.T) {
 		{"no conflict", []kube.Domain{prod}, []kube.Pool{pool("prod", "production", "198.19.0.0/24", 0)}, []string{"prod"}, "production", nil},
 		{"newer pool overlapping, earlier name", []kube.Domain{prod},
 			[]kube.Pool{pool("prod", "production", "198.19.0.0/24", 0), pool("aaa", "production", "198.19.0.128/25", 5)},
-			[]string{"prod"}, "production", []string{"pool aaa"}},
+			[]string{"prod"}, "production", []string{"Pool aaa"}},
 		{"pool of an unknown domain", []kube.Domain{prod},
 			[]kube.Pool{pool("prod", "production", "198.19.0.0/24", 0), pool("stg", "staging", "198.19.1.0/24", 1)},
-			[]string{"prod"}, "production", []string{`pool stg: unknown domain "staging"`}},
+			[]string{"prod"}, "production", []string{`Pool stg: unknown domain "staging"`}},
 		{"newer domain reusing a VNI, earlier name", []kube.Domain{prod, {Name: "attack", VNI: 100, Created: t0.Add(time.Minute)}},
 			[]kube.Pool{pool("prod", "production", "198.19.0.0/24", 0), pool("evil", "attack", "198.19.1.0/24", 61)},
-			[]string{"prod"}, "production", []string{"domain attack: vni 100", "pool evil: unknown domain"}},
+			[]string{"prod"}, "production", []string{"Domain attack: vni 100", "Pool evil: unknown domain"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			kv := kube.View{Domains: tc.domains, Pools: tc.pools}
 			kube.SortView(&kv)
-			v, warn := kubeView(kv, "n1")
+			v, ign := kubeView(kv, "n1", time.Now())
+			warn := ignoredStrings(ign)
 			var kept []string
 			for _, p := range v.Pools {
 				kept = append(kept, p.Name)
@@ -74,13 +76,123 @@ func TestKubeViewVTEPInPool(t *testing.T) {
 		Nodes: []kube.Node{
 			{Name: "n1"}, {Name: "good", VTEP: netip.MustParseAddr("198.18.0.2")}, {Name: "evil", VTEP: netip.MustParseAddr("198.19.0.77")},
 		},
-		Blocks: []kube.Block{{Pool: "prod", CIDR: netip.MustParsePrefix("198.19.0.64/28"), Node: "evil"}},
+		Blocks: []kube.Block{blk("prod", "198.19.0.64/28", "evil")},
 	}
-	v, warn := kubeView(kv, "n1")
+	v, ign := kubeView(kv, "n1", time.Now())
+	warn := ignoredStrings(ign)
 	if len(v.Remotes) != 1 || v.Remotes[0].Name != "good" {
 		t.Errorf("remotes %+v, want only good", v.Remotes)
 	}
-	if len(warn) != 1 || !strings.Contains(warn[0], "node evil: tunnel endpoint 198.19.0.77 is inside pool prod") {
+	if len(warn) != 2 || !strings.Contains(warn[0], "Node evil: tunnel endpoint 198.19.0.77 is inside pool prod") ||
+		!strings.Contains(warn[1], "does not run Cane") {
 		t.Errorf("warnings %q", warn)
+	}
+}
+
+func ignoredStrings(ign []ignored) []string {
+	var out []string
+	for _, i := range ign {
+		out = append(out, i.String())
+	}
+	return out
+}
+
+// blk is a well-formed Block object of pool held by node.
+func blk(pool, cidr, node string) kube.Block {
+	p := netip.MustParsePrefix(cidr)
+	return kube.Block{Name: kube.BlockName(pool, p), Pool: pool, CIDR: p, Node: node}
+}
+
+// TestKubeViewTrust: every cluster object is input. Each hostile or
+// broken object a node's credentials (or an admin's slip) could write is
+// left out with its reason, and the rest of the view stands.
+func TestKubeViewTrust(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	now := t0.Add(time.Hour)
+	domains := []kube.Domain{{Name: "production", VNI: 100, Created: t0}, {Name: "test", VNI: 200, Created: t0}}
+	pools := []kube.Pool{
+		{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.0.0/24"), Gateway: netip.MustParseAddr("198.19.0.1"), BlockSize: 26},
+		{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/24"), Gateway: netip.MustParseAddr("198.19.1.1"), BlockSize: 26},
+	}
+	nodes := []kube.Node{
+		{Name: "n1", VTEP: netip.MustParseAddr("198.18.0.1"), Created: t0},
+		{Name: "n2", VTEP: netip.MustParseAddr("198.18.0.2"), Created: t0, Labels: map[string]string{"lend": "yes"}},
+		{Name: "n3", VTEP: netip.MustParseAddr("198.18.0.3"), Created: t0},
+	}
+	loan := kube.Loan{Name: "sale", Borrower: "production", Lenders: []string{"test"}, NodeSelector: map[string]string{"lend": "yes"},
+		Percent: 35, LendBlocks: true, Start: t0, End: t0.Add(2 * time.Hour)}
+	lent := func(b kube.Block, domain, loan string, created time.Time) kube.Block {
+		b.Domain, b.Loan, b.Created = domain, loan, created
+		return b
+	}
+	wide := blk("prod", "198.19.0.0/24", "n2")
+	wide.Name = kube.BlockName("prod", wide.CIDR)
+	v6 := kube.Block{Name: "prod.v6", Pool: "prod", CIDR: netip.MustParsePrefix("fd00::/120"), Node: "n2"}
+	tests := []struct {
+		name   string
+		mutate func(*kube.View)
+		why    string // in the one warning
+		check  func(*view) bool
+	}{
+		{"a valid lent block is lent", func(kv *kube.View) { kv.Blocks = append(kv.Blocks, lent(blk("test", "198.19.1.64/26", "n2"), "production", "sale", t0.Add(time.Minute))) },
+			"", func(v *view) bool { return len(v.Lent) == 1 && len(v.Quarantined) == 0 }},
+		{"two small rogue lent blocks (no loan)", func(kv *kube.View) {
+			kv.Blocks = append(kv.Blocks, lent(blk("test", "198.19.1.64/26", "n3"), "production", "nope", t0))
+		}, `lending refused, block sealed: no loan "nope"`, func(v *view) bool { return len(v.Lent) == 0 && len(v.Quarantined) == 1 }},
+		{"lent block on a node the loan does not lend", func(kv *kube.View) {
+			kv.Blocks = append(kv.Blocks, lent(blk("test", "198.19.1.64/26", "n3"), "production", "sale", t0.Add(time.Minute)))
+		}, "does not lend node n3", func(v *view) bool { return len(v.Quarantined) == 1 }},
+		{"lent block created after the loan ended", func(kv *kube.View) {
+			kv.Blocks = append(kv.Blocks, lent(blk("test", "198.19.1.64/26", "n2"), "production", "sale", t0.Add(3*time.Hour)))
+		}, "outside loan sale's window", func(v *view) bool { return len(v.Quarantined) == 1 }},
+		{"lent the wrong way (production's pool to test)", func(kv *kube.View) {
+			kv.Blocks = append(kv.Blocks, lent(blk("prod", "198.19.0.64/26", "n2"), "test", "sale", t0.Add(time.Minute)))
+		}, "lends to production, not test", func(v *view) bool { return len(v.Quarantined) == 1 }},
+		{"a wide block cutting production off", func(kv *kube.View) { kv.Blocks = append(kv.Blocks, wide) },
+			"not a /26 block", func(v *view) bool { return len(v.Remotes[0].Blocks) == 1 }},
+		{"an IPv6 block (the bundle wedge)", func(kv *kube.View) { kv.Blocks = append(kv.Blocks, v6) },
+			"not IPv4", func(v *view) bool { return len(v.Remotes[0].Blocks) == 1 }},
+		{"a misaligned block", func(kv *kube.View) {
+			b := blk("prod", "198.19.0.64/26", "n2")
+			b.CIDR = netip.MustParsePrefix("198.19.0.70/26")
+			kv.Blocks = append(kv.Blocks, b)
+		}, "not aligned", nil},
+		{"a block outside its pool", func(kv *kube.View) {
+			b := blk("prod", "198.19.1.0/26", "n2")
+			kv.Blocks = append(kv.Blocks, b)
+		}, "outside pool prod", nil},
+		{"a block under another name", func(kv *kube.View) {
+			b := blk("prod", "198.19.0.64/26", "n2")
+			b.Name = "mine"
+			kv.Blocks = append(kv.Blocks, b)
+		}, "name is not prod.198-19-0-64-26", nil},
+		{"a block of a node that does not exist", func(kv *kube.View) { kv.Blocks = append(kv.Blocks, blk("prod", "198.19.0.64/26", "ghost")) },
+			`node "ghost" does not run Cane`, nil},
+		{"a newer node claiming another's VTEP", func(kv *kube.View) {
+			kv.Nodes = append(kv.Nodes, kube.Node{Name: "aaa", VTEP: netip.MustParseAddr("198.18.0.2"), Created: t0.Add(time.Minute)})
+		}, "already node n2's", func(v *view) bool { return len(v.Remotes) == 2 }},
+		{"a newer domain with a VLAN in use", func(kv *kube.View) {
+			kv.Domains[0].VLAN = 30
+			kv.Domains = append(kv.Domains, kube.Domain{Name: "legacy", VNI: 300, VLAN: 30, Created: t0.Add(time.Minute)})
+		}, "vlan 30 already used", func(v *view) bool { return len(v.Domains) == 2 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			kv := kube.View{Domains: slices.Clone(domains), Pools: pools, Nodes: slices.Clone(nodes), Loans: []kube.Loan{loan},
+				Blocks: []kube.Block{blk("prod", "198.19.0.128/26", "n2")}}
+			tc.mutate(&kv)
+			kube.SortView(&kv)
+			v, ign := kubeView(kv, "n1", now)
+			warn := ignoredStrings(ign)
+			if tc.why == "" && len(warn) != 0 || tc.why != "" && (len(warn) != 1 || !strings.Contains(warn[0], tc.why)) {
+				t.Fatalf("warnings %q, want one with %q", warn, tc.why)
+			}
+			if tc.check != nil && !tc.check(v) {
+				t.Errorf("view %+v", v)
+			}
+			if len(v.Pools) != 2 {
+				t.Errorf("the rest of the view fell: pools %+v", v.Pools)
+			}
+		})
 	}
 }

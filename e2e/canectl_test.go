@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/nodenet"
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/flows/of"
@@ -241,10 +242,10 @@ func TestCanectl(t *testing.T) {
 	})
 
 	t.Run("xray catches a lost host-port route", func(t *testing.T) {
-		if out, err := exec.Command("ip", "-n", node.NetNSName(), "route", "del", "198.19.1.0/24", "dev", "cane-host").CombinedOutput(); err != nil {
+		if out, err := exec.Command("ip", "-n", node.NetNSName(), "route", "del", "198.19.1.0/24", "dev", nodenet.HostPortName(200)).CombinedOutput(); err != nil {
 			t.Fatalf("ip route del: %v: %s", err, out)
 		}
-		wantXRay(t, node, "host port", "no route for pool test")
+		wantXRay(t, node, "host ports", "route 198.19.1.0/24 missing from main")
 		restartCaned(t, c, node)
 		wantXRay(t, node, "", "")
 	})

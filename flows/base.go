@@ -3,6 +3,7 @@ package flows
 import (
 	"net"
 	"net/netip"
+	"slices"
 
 	"github.com/cane-cni/cane/flows/of"
 )
@@ -40,6 +41,9 @@ func Base(n Node) []Flow {
 	if n.Uplink {
 		fs = append(fs, uplinkBase(n)...)
 	}
+	for _, q := range n.Quarantined {
+		fs = append(fs, domainPolicyLentSeal(q), arpResponderLentSeal(q))
+	}
 	for _, hp := range n.HostPorts {
 		fs = append(fs, hostPortFlows(n, hp)...)
 	}
@@ -61,13 +65,18 @@ func Base(n Node) []Flow {
 	return fs
 }
 
-// peered reports whether domain a may reach domain b: either lists the other.
+// peered reports whether domains a and b may reach each other: a peering
+// counts only when both name the other, so an edit of one Domain cannot
+// open another.
 func peered(ds []Domain, a, b string) bool {
+	return names(ds, a, b) && names(ds, b, a)
+}
+
+// names reports whether domain a lists b among its peers.
+func names(ds []Domain, a, b string) bool {
 	for _, d := range ds {
-		for _, peer := range d.Peers {
-			if (d.Name == a && peer == b) || (d.Name == b && peer == a) {
-				return true
-			}
+		if d.Name == a && slices.Contains(d.Peers, b) {
+			return true
 		}
 	}
 	return false

@@ -84,7 +84,16 @@ func TestBase(t *testing.T) {
 			"cookie=0x10000000000, table=30, priority=200,ip,reg0=0x64,nw_dst=198.19.0.0/24 actions=goto_table:40",
 			"cookie=0x10000000000, table=30, priority=200,ip,reg0=0xc8,nw_dst=198.19.1.0/24 actions=goto_table:40",
 		}},
-		{"peering applies both ways", Node{GatewayMAC: gwMAC, Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, test}, Pools: []Pool{prodNet, testNet}}, []string{
+		{"a one-sided peering opens nothing", Node{GatewayMAC: gwMAC, Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, test}, Pools: []Pool{prodNet, testNet}}, []string{
+			arpPool("0x64", "198.19.0.0/24"), arpPool("0xc8", "198.19.1.0/24"),
+			"cookie=0x10000000000, table=20, priority=200,arp,reg0=0x64,arp_tpa=198.19.0.1,arp_op=1 actions=" + arpReplyGW0,
+			"cookie=0x10000000000, table=20, priority=200,arp,reg0=0xc8,arp_tpa=198.19.1.1,arp_op=1 actions=" + strings.Replace(arpReplyGW0, "198.19.0.1->arp_spa", "198.19.1.1->arp_spa", 1),
+			"cookie=0x10200000000, table=30, priority=100,ip,nw_dst=198.19.0.0/24 actions=drop",
+			"cookie=0x10200000000, table=30, priority=100,ip,nw_dst=198.19.1.0/24 actions=drop",
+			"cookie=0x10000000000, table=30, priority=200,ip,reg0=0x64,nw_dst=198.19.0.0/24 actions=goto_table:40",
+			"cookie=0x10000000000, table=30, priority=200,ip,reg0=0xc8,nw_dst=198.19.1.0/24 actions=goto_table:40",
+		}},
+		{"a peering named by both applies both ways", Node{GatewayMAC: gwMAC, Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, {Name: "test", VNI: 200, Peers: []string{"production"}}}, Pools: []Pool{prodNet, testNet}}, []string{
 			arpPool("0x64", "198.19.0.0/24"), arpPool("0xc8", "198.19.1.0/24"),
 			"cookie=0x10000000000, table=20, priority=200,arp,reg0=0x64,arp_tpa=198.19.0.1,arp_op=1 actions=" + arpReplyGW0,
 			"cookie=0x10000000000, table=20, priority=200,arp,reg0=0xc8,arp_tpa=198.19.1.1,arp_op=1 actions=" + strings.Replace(arpReplyGW0, "198.19.0.1->arp_spa", "198.19.1.1->arp_spa", 1),
@@ -200,7 +209,7 @@ func richNode() Node {
 	return Node{
 		GatewayMAC: gwMAC, Overlay: true, Uplink: true, NodeAddrs: []netip.Addr{netip.MustParseAddr("198.18.0.1")},
 		HostPorts:  []HostPort{{Domain: "production", OFPort: 0xf000, MAC: net.HardwareAddr{0x0a, 0x58, 0xff, 0, 0, 0x64}}, {Domain: "test", OFPort: 0xf001, MAC: net.HardwareAddr{0x0a, 0x58, 0xff, 0, 0, 0xc8}}},
-		Domains:    []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, test, vlanDom},
+		Domains:    []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, {Name: "test", VNI: 200, Peers: []string{"production"}}, vlanDom},
 		Pools:      []Pool{prodNet, testNet, vlanNet},
 		Pods:       []Pod{prodPod},
 		Remotes:    []RemoteNode{node2},

@@ -23,7 +23,7 @@ const arpReplyHost = "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:0a:58:00
 // node go to it, new connections from it are committed with its mark and
 // their replies come back to it.
 func TestHostPortFlows(t *testing.T) {
-	n := Node{GatewayMAC: gwMAC, Overlay: true, Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, test},
+	n := Node{GatewayMAC: gwMAC, Overlay: true, Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, {Name: "test", VNI: 200, Peers: []string{"production"}}},
 		Pools: []Pool{prodNet, testNet}, NodeAddrs: []netip.Addr{node1IP}}
 	without := Strings(Base(n))
 	n.HostPorts = []HostPort{prodHost}

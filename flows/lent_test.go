@@ -3,6 +3,7 @@ package flows
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,7 @@ func TestLentBlockFlows(t *testing.T) {
 	mac, _ := net.ParseMAC("0a:58:00:00:00:01")
 	n := Node{
 		GatewayMAC: mac, Overlay: true,
-		Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"shared"}}, {Name: "test", VNI: 200}, {Name: "shared", VNI: 300}},
+		Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"shared"}}, {Name: "test", VNI: 200}, {Name: "shared", VNI: 300, Peers: []string{"production"}}},
 		Pools: []Pool{
 			{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.0.0/24"), Gateway: netip.MustParseAddr("198.19.0.1")},
 			{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/24"), Gateway: netip.MustParseAddr("198.19.1.1")},
@@ -52,5 +53,26 @@ func TestLentBlockFlows(t *testing.T) {
 	n.Domains[0].VLAN = 30
 	if fs := lentFlows(n, n.LentBlocks[0]); fs != nil {
 		t.Errorf("a VLAN borrower got lent-block flows: %v", fs)
+	}
+}
+
+// TestQuarantine: a block whose lending is not valid is sealed from
+// everyone: no domain reaches or resolves it, its pool's own included.
+func TestQuarantine(t *testing.T) {
+	q := netip.MustParsePrefix("198.19.1.64/26")
+	n := Node{GatewayMAC: gwMAC, Domains: []Domain{prod, test}, Pools: []Pool{prodNet, testNet}, Quarantined: []netip.Prefix{q}}
+	got := Strings(Base(n))
+	for _, w := range []string{
+		"cookie=0x10200000000, table=30, priority=240,ip,nw_dst=198.19.1.64/26 actions=drop",
+		"cookie=0x10200000000, table=20, priority=140,arp,arp_tpa=198.19.1.64/26,arp_op=1 actions=drop",
+	} {
+		if !slices.Contains(got, w) {
+			t.Errorf("missing %s", w)
+		}
+	}
+	for _, f := range got {
+		if strings.Contains(f, "198.19.1.64/26") && !strings.HasSuffix(f, "actions=drop") {
+			t.Errorf("something still reaches the quarantined block: %s", f)
+		}
 	}
 }

@@ -65,6 +65,9 @@ type Node struct {
 	Pods       []Pod
 	Remotes    []RemoteNode
 	LentBlocks []LentBlock // blocks of any node lent to another domain than their pool's
+	// Quarantined are blocks whose lending is not valid: sealed from
+	// every domain, the lender's and the claimed borrower's alike.
+	Quarantined []netip.Prefix
 }
 
 // All returns every flow of the node: the base pipeline, each pod's flows

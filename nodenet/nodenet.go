@@ -65,6 +65,9 @@ type State struct {
 	// reach other nodes through the tunnel, in their own domain).
 	Nodes []netip.Addr
 	MTU   int // of the host ports: the pods' MTU
+	// Sealed are blocks no one may reach (a lent block whose loan is not
+	// valid): prohibited in main and in every domain's table.
+	Sealed []netip.Prefix
 }
 
 // Table is the routing table of a domain's host port.

@@ -103,16 +103,27 @@ func wantRoutes(s State, ports map[string]netlink.Link) map[routeKey]netlink.Rou
 				want[routeKey{t, p.Masked()}] = prohibitRoute(t, p)
 			}
 		}
+		for _, p := range s.Sealed {
+			want[routeKey{t, p.Masked()}] = prohibitRoute(t, p)
+		}
+	}
+	for _, p := range s.Sealed {
+		want[routeKey{unix.RT_TABLE_MAIN, p.Masked()}] = prohibitRoute(unix.RT_TABLE_MAIN, p)
 	}
 	return want
 }
 
+// routeProto marks Cane's routes (rtnetlink's protocol field; 0xca is
+// unassigned in /etc/iproute2/rt_protos), so Cane finds its own and only
+// its own, in any table.
+const routeProto = 0xca
+
 func linkRoute(table int, p netip.Prefix, linkIndex int) netlink.Route {
-	return netlink.Route{Table: table, LinkIndex: linkIndex, Dst: ipNet(p), Scope: netlink.SCOPE_LINK, Protocol: unix.RTPROT_STATIC}
+	return netlink.Route{Table: table, LinkIndex: linkIndex, Dst: ipNet(p), Scope: netlink.SCOPE_LINK, Protocol: routeProto}
 }
 
 func prohibitRoute(table int, p netip.Prefix) netlink.Route {
-	return netlink.Route{Table: table, Dst: ipNet(p), Type: unix.RTN_PROHIBIT, Protocol: unix.RTPROT_STATIC}
+	return netlink.Route{Table: table, Dst: ipNet(p), Type: unix.RTN_PROHIBIT, Protocol: routeProto}
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {
@@ -142,7 +153,8 @@ func convergeRoutes(h *netlink.Handle, want map[routeKey]netlink.Route) error {
 	return nil
 }
 
-// caneRoutes lists the IPv4 routes Cane owns, by key.
+// caneRoutes lists the IPv4 routes Cane owns, by key: those it marked,
+// and, left by an older caned, any in its tables or through a host port.
 func caneRoutes(h *netlink.Handle) (map[routeKey]netlink.Route, error) {
 	rs, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
 	if err != nil {
@@ -157,7 +169,7 @@ func caneRoutes(h *netlink.Handle) (map[routeKey]netlink.Route, error) {
 		if r.Dst == nil {
 			continue
 		}
-		ours := r.Table&^0xffffff == tableBase || (r.Table == unix.RT_TABLE_MAIN && ports[r.LinkIndex])
+		ours := r.Protocol == routeProto || r.Table&^0xffffff == tableBase || (r.Table == unix.RT_TABLE_MAIN && ports[r.LinkIndex])
 		if !ours {
 			continue
 		}

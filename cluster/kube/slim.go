@@ -48,7 +48,7 @@ func slimNode(obj any) (any, error) {
 		maxPods = int(q.Value())
 	}
 	vtep := vtepOf(n)
-	return &cachedNode{Node{Name: n.Name, VTEP: vtep, Addrs: addrsOf(n, vtep), Labels: maps.Clone(n.Labels), MaxPods: maxPods}}, nil
+	return &cachedNode{Node{Name: n.Name, Created: n.CreationTimestamp.Time, VTEP: vtep, Addrs: addrsOf(n, vtep), Labels: maps.Clone(n.Labels), MaxPods: maxPods}}, nil
 }
 
 // nodeChanged: a Node update matters to Cane only if what the cache keeps
@@ -79,5 +79,6 @@ func slimBlock(obj any) (any, error) {
 		return obj, nil
 	}
 	b, err := blockOf(u)
+	b.Name, b.Created = u.GetName(), u.GetCreationTimestamp().Time
 	return &cachedBlock{name: u.GetName(), block: b, err: err}, nil
 }

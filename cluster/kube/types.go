@@ -57,16 +57,19 @@ type Pool struct {
 
 // Block is a Block object's content.
 type Block struct {
-	Pool   string
-	CIDR   netip.Prefix
-	Node   string
-	Domain string // set on a block lent to another domain for a loan
-	Loan   string
+	Name    string // of the object (BlockName of pool and CIDR, for a valid one)
+	Created time.Time
+	Pool    string
+	CIDR    netip.Prefix
+	Node    string
+	Domain  string // set on a block lent to another domain for a loan
+	Loan    string
 }
 
 // Node is a cluster node as Cane needs it.
 type Node struct {
 	Name    string
+	Created time.Time // of the object: the older of two nodes claiming one VTEP wins
 	VTEP    netip.Addr
 	Addrs   []netip.Addr // its IPv4 InternalIPs and ExternalIPs, and the VTEP
 	Labels  map[string]string
