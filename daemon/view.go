@@ -19,7 +19,7 @@ import (
 type clusterView struct {
 	v       atomic.Pointer[view]
 	ignored atomic.Pointer[[]ignored] // what the last refresh left out
-	watcher *kube.Watcher // nil in static (single-node) mode
+	watcher *kube.Watcher             // nil in static (single-node) mode
 	node    string
 	log     *slog.Logger
 }

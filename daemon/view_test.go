@@ -134,7 +134,9 @@ func TestKubeViewTrust(t *testing.T) {
 		why    string // in the one warning
 		check  func(*view) bool
 	}{
-		{"a valid lent block is lent", func(kv *kube.View) { kv.Blocks = append(kv.Blocks, lent(blk("test", "198.19.1.64/26", "n2"), "production", "sale", t0.Add(time.Minute))) },
+		{"a valid lent block is lent", func(kv *kube.View) {
+			kv.Blocks = append(kv.Blocks, lent(blk("test", "198.19.1.64/26", "n2"), "production", "sale", t0.Add(time.Minute)))
+		},
 			"", func(v *view) bool { return len(v.Lent) == 1 && len(v.Quarantined) == 0 }},
 		{"two small rogue lent blocks (no loan)", func(kv *kube.View) {
 			kv.Blocks = append(kv.Blocks, lent(blk("test", "198.19.1.64/26", "n3"), "production", "nope", t0))

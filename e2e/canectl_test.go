@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/cane-cni/cane/api"
-	"github.com/cane-cni/cane/nodenet"
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/flows/of"
+	"github.com/cane-cni/cane/nodenet"
 	"github.com/cane-cni/cane/ovs"
 )
 
