@@ -18,17 +18,16 @@ import (
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/netconf"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
 )
 
-// checkRequest validates what every verb about one attachment needs.
+// checkRequest validates what every verb about one attachment needs: the
+// names (api's pure checks), and the netns if needNetns.
 func checkRequest(req api.CNIRequest, needNetns bool) *types.Error {
-	if req.ContainerID == "" || len(req.ContainerID) > 256 || strings.ContainsAny(req.ContainerID, "/\x00") {
-		return types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_CONTAINERID", fmt.Sprintf("%.64q", req.ContainerID))
-	}
-	if err := validIfName(req.IfName); err != nil {
-		return types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_IFNAME", err.Error())
+	if e := req.CheckAttachment(); e != nil {
+		return e
 	}
 	if needNetns {
 		if req.Netns == "" {
@@ -66,23 +65,15 @@ func (d *Daemon) session() (*ovs.DB, *types.Error) {
 	return db, nil
 }
 
-// validIfName: what the kernel accepts as an interface name.
-func validIfName(s string) error {
-	if s == "" || len(s) > 15 || s == "." || s == ".." || strings.ContainsAny(s, "/: \t\n\x00") {
-		return fmt.Errorf("%.32q is not a valid interface name (1-15 bytes, no '/', ':' or spaces)", s)
-	}
-	return nil
-}
-
 // add attaches a pod. All or nothing: on error every step already done is
 // undone in reverse order. Calls for one container are serialized.
-func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *NetConf) (json.RawMessage, *types.Error) {
+func (d *Daemon) add(ctx context.Context, req api.CNIRequest, nc *netconf.NetConf) (json.RawMessage, *types.Error) {
 	db, unlock, e := d.begin(req, true)
 	if e != nil {
 		return nil, e
 	}
 	defer unlock()
-	args, err := ParseArgs(req.Args)
+	args, err := netconf.ParseArgs(req.Args)
 	if err != nil {
 		return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_ARGS", err.Error())
 	}
@@ -252,7 +243,7 @@ func (d *Daemon) applyPodFlows(ctx context.Context, att *attachment, old int) er
 }
 
 // result is the CNI result for an attachment, in the netconf's version.
-func (d *Daemon) result(nc *NetConf, a *attachment) (json.RawMessage, *types.Error) {
+func (d *Daemon) result(nc *netconf.NetConf, a *attachment) (json.RawMessage, *types.Error) {
 	p, _ := d.ipam.Pool(a.alloc.Pool)
 	r := &current.Result{
 		CNIVersion: current.ImplementedSpecVersion,

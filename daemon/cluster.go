@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/netconf"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
 )
@@ -154,8 +155,8 @@ func (d *Daemon) syncHostPort() {
 
 // choosePool picks the pod's pool: what the runtime names, else what the
 // cluster says (pod annotation, namespace label), else the netconf default.
-func (d *Daemon) choosePool(ctx context.Context, nc *NetConf, a Args) (string, error) {
-	if p := explicitPool(nc, a); p != "" {
+func (d *Daemon) choosePool(ctx context.Context, nc *netconf.NetConf, a netconf.Args) (string, error) {
+	if p := nc.ExplicitPool(a); p != "" {
 		return p, nil
 	}
 	p, err := d.kubePool(ctx, a.PodNamespace, a.PodName)

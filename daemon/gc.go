@@ -7,12 +7,13 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/netconf"
 )
 
 // gc removes every attachment of this network that the runtime does not
 // list as valid, then gives back blocks with no address left. Attachments
 // of other networks are not touched.
-func (d *Daemon) gc(ctx context.Context, nc *NetConf) *types.Error {
+func (d *Daemon) gc(ctx context.Context, nc *netconf.NetConf) *types.Error {
 	db, e := d.session()
 	if e != nil {
 		return e

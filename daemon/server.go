@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,11 +15,8 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/monitor"
+	"github.com/cane-cni/cane/netconf"
 )
-
-// maxRequest bounds a request body: a netconf plus a GC valid list of a
-// few thousand attachments fits easily.
-const maxRequest = 4 << 20
 
 // Listen opens the unix socket: root-only (0600) in a 0700 directory. A
 // stale socket file from an earlier run is replaced.
@@ -54,7 +50,7 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	})
 	mux.HandleFunc("POST /v1/trace", func(w http.ResponseWriter, r *http.Request) {
 		var req api.TraceRequest
-		if err := decodeStrict(r.Body, &req); err != nil {
+		if err := api.DecodeStrict(r.Body, &req); err != nil {
 			http.Error(w, "malformed trace request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -66,7 +62,7 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	mux.HandleFunc("GET /v1/loans", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Loans()) })
 	mux.HandleFunc("POST /v1/loans", func(w http.ResponseWriter, r *http.Request) {
 		var l api.Loan
-		if err := decodeStrict(r.Body, &l); err != nil {
+		if err := api.DecodeStrict(r.Body, &l); err != nil {
 			http.Error(w, "malformed loan: "+err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -74,7 +70,7 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	})
 	mux.HandleFunc("POST /v1/loans/{name}/return", func(w http.ResponseWriter, r *http.Request) {
 		var e api.LoanEnd
-		if err := decodeStrict(r.Body, &e); err != nil {
+		if err := api.DecodeStrict(r.Body, &e); err != nil {
 			http.Error(w, "malformed request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -103,10 +99,10 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 }
 
 func (d *Daemon) handleCNI(w http.ResponseWriter, r *http.Request) {
-	var req api.CNIRequest
-	if err := decodeStrict(r.Body, &req); err != nil {
+	req, e := api.DecodeCNIRequest(r.Body)
+	if e != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		writeJSON(w, api.CNIResponse{Error: types.NewError(types.ErrDecodingFailure, "malformed request", err.Error())})
+		writeJSON(w, api.CNIResponse{Error: e})
 		return
 	}
 	res, cerr := d.CNI(r.Context(), req)
@@ -135,7 +131,7 @@ func (d *Daemon) CNI(ctx context.Context, req api.CNIRequest) (json.RawMessage, 
 }
 
 func (d *Daemon) cni(ctx context.Context, req api.CNIRequest) (json.RawMessage, *types.Error) {
-	nc, e := ParseNetConf(req.Config)
+	nc, e := netconf.Parse(req.Config)
 	if e != nil {
 		return nil, e
 	}
@@ -165,20 +161,6 @@ func (d *Daemon) cni(ctx context.Context, req api.CNIRequest) (json.RawMessage, 
 		return nil, nil
 	}
 	return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "unknown CNI_COMMAND", fmt.Sprintf("%.32q", req.Command))
-}
-
-// decodeStrict reads exactly one JSON value of known fields, within
-// maxRequest bytes.
-func decodeStrict(body io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(body, maxRequest))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.Decode(new(json.RawMessage)) != io.EOF {
-		return errors.New("data after the request")
-	}
-	return nil
 }
 
 // answer writes v, or err as a 500 with its text (what canectl prints).
