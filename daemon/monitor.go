@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/monitor"
 )
@@ -84,15 +85,15 @@ func (d *Daemon) Snapshot(ctx context.Context) (monitor.Snapshot, error) {
 
 // Counters takes a fresh snapshot and judges it against the monitor's
 // last one.
-func (d *Daemon) Counters(ctx context.Context) (monitor.Counters, error) {
+func (d *Daemon) Counters(ctx context.Context) (api.Counters, error) {
 	s, err := d.Snapshot(ctx)
 	if err != nil {
-		return monitor.Counters{}, err
+		return api.Counters{}, err
 	}
 	d.monMu.Lock()
 	prev := d.lastLook
 	d.monMu.Unlock()
-	return monitor.Counters{Snapshot: s, Alerts: monitor.Alerts(prev, &s, d.thresholds())}, nil
+	return s.Counters(monitor.Alerts(prev, &s, d.thresholds())), nil
 }
 
 func (d *Daemon) thresholds() monitor.Thresholds {

@@ -14,7 +14,6 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/cane-cni/cane/api"
-	"github.com/cane-cni/cane/monitor"
 	"github.com/cane-cni/cane/netconf"
 )
 
@@ -57,7 +56,7 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 		answer[api.Trace](w)(d.Trace(r.Context(), req))
 	})
 	mux.HandleFunc("GET /v1/counters", func(w http.ResponseWriter, r *http.Request) {
-		answer[monitor.Counters](w)(d.Counters(r.Context()))
+		answer[api.Counters](w)(d.Counters(r.Context()))
 	})
 	mux.HandleFunc("GET /v1/loans", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Loans()) })
 	mux.HandleFunc("POST /v1/loans", func(w http.ResponseWriter, r *http.Request) {
