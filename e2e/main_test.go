@@ -54,7 +54,13 @@ func run(m *testing.M) int {
 // newTestbed is a testbed torn down when the test ends, pass or fail.
 func newTestbed(t *testing.T) *testbed.Testbed {
 	t.Helper()
-	tb, err := testbed.New(binDir)
+	return newTestbedWith(t, binDir)
+}
+
+// newTestbedWith is newTestbed running the binaries in bins.
+func newTestbedWith(t *testing.T, bins string) *testbed.Testbed {
+	t.Helper()
+	tb, err := testbed.New(bins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +81,13 @@ func ctx(t *testing.T) context.Context {
 // startNode is a testbed with one node running production and test.
 func startNode(t *testing.T) (*testbed.Testbed, context.Context, *testbed.Node) {
 	t.Helper()
-	tb, c := newTestbed(t), ctx(t)
+	return startNodeWith(t, binDir)
+}
+
+// startNodeWith is startNode running the binaries in bins.
+func startNodeWith(t *testing.T, bins string) (*testbed.Testbed, context.Context, *testbed.Node) {
+	t.Helper()
+	tb, c := newTestbedWith(t, bins), ctx(t)
 	node, err := tb.StartNode(c, "node1", twoDomains(t))
 	if err != nil {
 		t.Fatal(err)
