@@ -1,9 +1,6 @@
 package daemon
 
-import (
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-)
+import "github.com/cane-cni/cane/podnet"
 
 // vxlanOverhead is what VXLAN over IPv4 adds to a frame: outer IP 20, UDP
 // 8, VXLAN 8, inner Ethernet 14.
@@ -18,16 +15,11 @@ func (d *Daemon) detectMTU() int {
 	}
 	mtu := 1500
 	if vtep := d.view.Load().VTEP; vtep.IsValid() {
-		if h, err := netlink.NewHandleAt(netns.NsHandle(d.hostNS.Fd())); err == nil {
-			defer h.Close()
-			addrs, _ := h.AddrList(nil, netlink.FAMILY_V4)
-			for _, a := range addrs {
-				if a.IP.Equal(vtep.AsSlice()) {
-					if l, err := h.LinkByIndex(a.LinkIndex); err == nil {
-						mtu = l.Attrs().MTU
-					}
-				}
-			}
+		m, err := podnet.AddrMTU(d.hostNS, vtep)
+		if err != nil {
+			d.log.Warn("pod MTU: cannot read the underlay link's MTU, assuming 1500", "vtep", vtep, "err", err)
+		} else {
+			mtu = m
 		}
 	}
 	if d.overlay() {

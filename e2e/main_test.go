@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cane-cni/cane/e2e/testbed"
+	"github.com/cane-cni/cane/internal/needs"
 )
 
 // binDir holds cane and caned: $CANE_BIN_DIR (make e2e sets it), or a
@@ -21,14 +22,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	if os.Geteuid() != 0 {
-		fmt.Println("e2e: skipped, needs root")
-		os.Exit(0)
-	}
-	if _, err := exec.LookPath("ovs-vswitchd"); err != nil {
-		fmt.Println("e2e: skipped, needs Open vSwitch (apt-get install openvswitch-switch)")
-		os.Exit(0)
-	}
+	needs.Main("e2e", needs.OVS) // skips without root or OVS, unless CANE_REQUIRE_ROOT=1
 	os.Exit(run(m))
 }
 

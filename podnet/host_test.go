@@ -3,13 +3,13 @@ package podnet
 import (
 	"net"
 	"net/netip"
-	"os"
 	"sort"
 	"testing"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/cane-cni/cane/internal/needs"
 	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
@@ -17,9 +17,7 @@ import (
 // pools (added, kept, removed), other routes are untouched, MTU and state
 // set. A veth stands in for OVS's internal port.
 func TestSetupHostPort(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	needs.Root(t)
 	host := podnettest.NewNS(t)
 	h, err := netlink.NewHandleAt(netns.NsHandle(host.Fd()))
 	if err != nil {
