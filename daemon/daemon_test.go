@@ -469,13 +469,6 @@ func TestConcurrentAddDel(t *testing.T) {
 	}
 }
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
 // TestVswitchdRestart: ovs-vswitchd restarts (ovsdb-server stays), taking
 // every flow with it; caned notices, replays them, and the pod is intact.
 func TestVswitchdRestart(t *testing.T) {
