@@ -53,8 +53,8 @@ lint:
 
 # The fast lane: every package whose tests need no root, with the race
 # detector. The privileged ones (netns, netlink, a private OVS, the e2e
-# suite) are daemon, ovs, podnet and e2e.
-PRIVILEGED := /(daemon|ovs|podnet|e2e)(/|$$)
+# suite) are daemon, ovs, podnet, nodenet and e2e.
+PRIVILEGED := /(daemon|ovs|podnet|nodenet|e2e)(/|$$)
 unit:
 	$(GO) test -count=1 -race $$($(GO) list ./... | grep -vE '$(PRIVILEGED)')
 

@@ -30,6 +30,7 @@ const (
 	CodeOVS                = 103 // Open vSwitch refused or failed an operation
 	CodeNotLent            = 104 // the pool's domain may not run here: no active loan lends this node to it (the message names an ended or future loan)
 	CodeLoanFull           = 105 // the loan that lends this node allows no more of the domain's pods here
+	CodeNoUsablePool       = 106 // the pod's namespace is in a domain with no pool this node may use (a cluster configuration error: retrying will not help)
 )
 
 // CNIRequest is one CNI invocation, forwarded verbatim by cane.

@@ -87,13 +87,13 @@ func (n *node) assertConsistent(nss map[string]ns.NetNS) {
 		allocs[a.ContainerID] = a.IP
 	}
 	var attached, ports, veths []string
-	for _, p := range n.d.Pods() {
+	for _, p := range n.d.inspect.Pods() {
 		attached = append(attached, p.ContainerID)
 		if allocs[p.ContainerID] != p.IP {
 			t.Errorf("attachment %s has %s, its allocation %s", p.ContainerID, p.IP, allocs[p.ContainerID])
 		}
 	}
-	ps, err := n.d.db.Load().Ports(ctx, n.cfg.Bridge)
+	ps, err := must(n.d.sess.current()).Ports(ctx, n.cfg.Bridge)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func (n *node) assertConsistent(nss map[string]ns.NetNS) {
 	if !equal(allocated, attached) || !equal(allocated, ports) || len(veths) != len(allocated) {
 		t.Errorf("allocations %v\nattachments %v\nOVS ports %v\nveths %v", allocated, attached, ports, veths)
 	}
-	podFlowSel := flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff << 40)
+	podFlowSel := flows.NewCookie(0, flows.KindPod, 0, 0).Select(0xff << 40)
 	if got := n.flowCount(podFlowSel); got != len(allocated)*podFlows {
 		t.Errorf("%d pod flows for %d pods, want %d", got, len(allocated), len(allocated)*podFlows)
 	}

@@ -62,15 +62,15 @@ func TestParseConfig(t *testing.T) {
 
 func TestChoosePool(t *testing.T) {
 	nc := &netconf.NetConf{Pool: "prod"}
-	d := &Daemon{}
-	if p, _ := d.choosePool(context.Background(), nc, netconf.Args{}); p != "prod" {
+	d := &poolChooser{}
+	if p, _ := d.choose(context.Background(), nc, netconf.Args{}); p != "prod" {
 		t.Errorf("netconf default pool: %q", p)
 	}
 	nc.RuntimeConfig.Pool = "rc"
-	if p, _ := d.choosePool(context.Background(), nc, netconf.Args{}); p != "rc" {
+	if p, _ := d.choose(context.Background(), nc, netconf.Args{}); p != "rc" {
 		t.Errorf("runtimeConfig pool: %q", p)
 	}
-	if p, _ := d.choosePool(context.Background(), nc, netconf.Args{Pool: "arg"}); p != "arg" {
+	if p, _ := d.choose(context.Background(), nc, netconf.Args{Pool: "arg"}); p != "arg" {
 		t.Errorf("CNI_ARGS pool: %q", p)
 	}
 }

@@ -1,7 +1,32 @@
 // Package daemon is caned: the node agent. It serves CNI requests from the
-// cane binary, attaches pods (ipam -> podnet -> ovs -> flows) with rollback,
-// sets up the node bridge and reconciles with OVS on start. It is the only
-// package that wires the others together.
+// cane binary, attaches pods (ipam -> podnet -> ovs -> flows) with
+// rollback, sets up the node bridge and reconciles with OVS on start. It is
+// the only package that wires the others together.
+//
+// caned is made of parts, each with its own state and at most one lock:
+//
+//	attacher         the CNI verbs and their undo (attach.go, add.go, del.go, check.go, gc.go)
+//	attachmentStore  the node's attachments and ofports (attachments.go)
+//	pipeline         the bridge's flows: reconcile, sync, round (pipeline.go, reconcile.go)
+//	loanKeeper       borrower admission, and its own goroutine for loan status (loans.go)
+//	inspector        xray, trace, flows, status (status.go, inspect.go, trace.go, xray.go)
+//	monitorLoop      counters, alerts, metrics (monitor.go)
+//	nodeBridge       the bridge, the node's own ports, MTU, host routes (nodebridge.go)
+//	session          the OVSDB connection and readiness (session.go)
+//	clusterView      the cluster state this node acts on (view.go)
+//
+// Lock order — a goroutine holding one of these may take only those below
+// it, never one above:
+//
+//  1. pipeline.resync     (RW: shared by CNI verbs and syncs, exclusive by reconcile)
+//  2. attacher.locks      (per container)
+//  3. loanKeeper.admitMu  (a borrower's admission, held until its ADD ends)
+//  4. pipeline.syncMu     (one diff of the non-pod flows at a time)
+//  5. leaves: attachmentStore.mu, monitorLoop.mu, ipam's own lock, the
+//     coalescers' locks in ovs; none is held across I/O.
+//
+// No lock is held across an API-server call: the loan keeper makes its
+// calls from its own goroutine, each with a deadline.
 package daemon
 
 import (
@@ -9,10 +34,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
@@ -21,84 +44,33 @@ import (
 
 	"github.com/cane-cni/cane/cluster/kube"
 	"github.com/cane-cni/cane/cluster/local"
-	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/ipam"
 	"github.com/cane-cni/cane/monitor"
 	"github.com/cane-cni/cane/ovs"
-	"github.com/cane-cni/cane/podnet"
 )
 
-// External IDs Cane puts on the OVS ports it owns.
-const (
-	idContainer = "cane.io/container"
-	idIfName    = "cane.io/ifname"
-	idNetns     = "cane.io/netns"
-	idNetwork   = "cane.io/network"
-	idPodNS     = "cane.io/pod-namespace"
-	idPodName   = "cane.io/pod-name"
-	idPool      = "cane.io/pool"
-	idDomain    = "cane.io/domain"
-	idIP        = "cane.io/ip"
-	idLoan      = "cane.io/loan"  // the loan a borrower pod runs under on a lent node
-	idRound     = "cane.io/round" // on the bridge: the flow round of the last caned run
-)
-
-// firstPodOFPort leaves ofports below it for the tunnel and uplink ports.
-const firstPodOFPort = 10
-
-// attachment is one pod interface on this node.
-type attachment struct {
-	alloc   ipam.Allocation
-	port    string // OVS port = host veth name
-	ofport  int
-	mac     net.HardwareAddr
-	netns   string
-	network string
-	loan    string // set for a borrower pod on a lent node
-}
-
-// Daemon is one node's caned.
+// Daemon is one node's caned: the parts, wired.
 type Daemon struct {
-	cfg    Config
-	log    *slog.Logger
-	hostNS ns.NetNS
-	store  *local.Store
-	ipam   *ipam.IPAM
-	of     *ovs.OpenFlow
-	// podFlows applies the flows of concurrent ADDs in one bundle.
-	podFlows *ovs.Batcher
+	cfg     Config
+	log     *slog.Logger
+	store   *local.Store
+	ipam    *ipam.IPAM
+	watcher *kube.Watcher // nil in static (single-node) mode
 
-	db       atomic.Pointer[ovs.DB]
-	ready    atomic.Bool
-	notReady atomic.Value  // string: why not ready
-	round    atomic.Uint32 // flow cookie round of the bridge (16 bits), kept across restarts
-	resyncs  atomic.Uint64 // full reconciles since start
-	datapath atomic.Value  // string: the bridge's datapath type
+	sess    *session
+	views   *clusterView
+	atts    *attachmentStore
+	pipe    *pipeline
+	want    *desired
+	bridge  *nodeBridge
+	loans   *loanKeeper
+	mon     *monitorLoop
+	cni     *attacher
+	inspect *inspector
 
-	view    atomic.Pointer[view] // domains, pools, remote nodes
-	watcher *kube.Watcher        // nil in static (single-node) mode
-	mtu     atomic.Int32         // pod MTU in force
-
-	// resync is held shared by every CNI operation and by syncFlows, and
-	// exclusively by reconcile, so no flow changes between reconcile's dump
-	// of the installed flows and its bundle of the difference.
-	resync  sync.RWMutex
-	syncMu  sync.Mutex        // serializes syncFlows
-	applied map[string]uint64 // non-pod flows installed: flowHash by Key
-
-	locks keyedMutex
-
-	mu          sync.Mutex
-	attachments map[string]*attachment // by ipam handle
-	ofports     map[int]bool
-
-	loanMu     sync.Mutex                 // borrower admission
-	tendMu     sync.Mutex                 // one tendLoans at a time
-	reported   map[string]kube.LoanReport // loan -> last status line written, to write only changes
-	metrics    *monitor.Metrics
-	monMu      sync.Mutex
-	lastLook   *monitor.Snapshot // the monitor's last look, nil before the first
-	lastAlerts []monitor.Alert
+	stop     chan struct{} // closed by Close: Run returns
+	stopOnce sync.Once
+	running  sync.WaitGroup // Run, while it runs
 }
 
 // InCluster as the kubeconfig: caned runs in a pod (the DaemonSet) and
@@ -112,72 +84,141 @@ func restConfig(kubeconfig string) (*rest.Config, error) {
 	return clientcmd.BuildConfigFromFlags("", kubeconfig)
 }
 
-// New opens the state store and IPAM. hostNS is the netns pods' host ends
-// and OVS live in (the current one for a real node).
+// New opens the state store and IPAM and wires the parts. hostNS is the
+// netns pods' host ends and OVS live in (the current one for a real node).
 func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 	store, err := local.Open(cfg.State)
 	if err != nil {
 		return nil, err
 	}
-	v := staticView(cfg)
+	d := &Daemon{cfg: cfg, log: log, store: store, stop: make(chan struct{})}
 	var istore ipam.Store = store
-	var w *kube.Watcher
 	if cfg.Kubeconfig != "" {
-		rc, err := restConfig(cfg.Kubeconfig)
-		if err == nil {
-			w, err = kube.NewWatcher(rc)
-		}
-		if err != nil {
+		if d.watcher, err = newWatcher(cfg.Kubeconfig); err != nil {
 			store.Close()
-			return nil, fmt.Errorf("kubeconfig %s: %w", cfg.Kubeconfig, err)
+			return nil, err
 		}
-		istore, v = kube.NewStore(w.Dynamic, store).Cached(w), &view{Usable: map[string]bool{}}
+		istore = kube.NewStore(d.watcher.Dynamic, store).Cached(d.watcher)
 	}
-	m, err := ipam.New(ipam.Config{Node: cfg.Node, Store: istore, Pools: v.ipamPools(), Reservations: cfg.ipamReservations()})
+	d.views = newClusterView(cfg, d.watcher, log)
+	d.ipam, err = ipam.New(ipam.Config{Node: cfg.Node, Store: istore, Pools: d.views.load().ipamPools(), Reservations: cfg.ipamReservations()})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	d := &Daemon{
-		cfg: cfg, log: log, hostNS: hostNS, store: store, ipam: m, watcher: w,
-		of:          &ovs.OpenFlow{RunDir: cfg.OVSRunDir},
-		attachments: map[string]*attachment{}, ofports: map[int]bool{},
-	}
-	d.podFlows = &ovs.Batcher{OF: d.of, Bridge: cfg.Bridge}
-	d.view.Store(v)
-	d.notReady.Store("starting")
-	d.metrics = monitor.NewMetrics(d.report)
+	d.wire(hostNS)
 	return d, nil
 }
 
-// Close releases the store. The network stays as it is: stopping caned
-// never touches running pods.
-func (d *Daemon) Close() error {
-	if db := d.db.Load(); db != nil {
-		db.Close()
+func newWatcher(kubeconfig string) (*kube.Watcher, error) {
+	rc, err := restConfig(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
 	}
+	w, err := kube.NewWatcher(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	}
+	return w, nil
+}
+
+// wire makes the parts, each given only what it uses.
+func (d *Daemon) wire(hostNS ns.NetNS) {
+	cfg, log := &d.cfg, d.log
+	overlay, uplink := d.watcher != nil, cfg.UplinkBridge != ""
+	d.sess = newSession(cfg.OVSDB)
+	d.atts = newAttachmentStore()
+	d.pipe = newPipeline(&ovs.OpenFlow{RunDir: cfg.OVSRunDir}, cfg.Bridge, log)
+	d.want = &desired{gatewayMAC: cfg.GatewayMAC, overlay: overlay, uplink: uplink, views: d.views, ipam: d.ipam, atts: d.atts}
+	d.bridge = &nodeBridge{cfg: cfg, hostNS: hostNS, log: log, overlay: overlay, uplink: uplink, views: d.views}
+	interval := time.Duration(cfg.MonitorSeconds * float64(time.Second))
+	d.loans = (&loanKeeper{node: cfg.Node, log: log, watcher: d.watcher, views: d.views, atts: d.atts, ipam: d.ipam,
+		syncFlow: d.syncFlows, interval: interval}).init()
+	d.mon = &monitorLoop{cfg: cfg, hostNS: hostNS, log: log, sess: d.sess, of: d.pipe.of, atts: d.atts, interval: interval, usage: d.usage}
+	d.mon.metrics = monitor.NewMetrics(d.mon.report)
+	d.cni = &attacher{cfg: cfg, log: log, hostNS: hostNS, sess: d.sess, ipam: d.ipam, atts: d.atts, pipe: d.pipe, want: d.want,
+		bridge: d.bridge, views: d.views, pools: d.poolChooser(), loans: d.loans,
+		observe: func(cmd, result string, took time.Duration) {
+			d.mon.metrics.CNI.WithLabelValues(cmd, result).Observe(took.Seconds())
+		}}
+	d.inspect = &inspector{cfg: cfg, hostNS: hostNS, log: log, sess: d.sess, pipe: d.pipe, atts: d.atts, ipam: d.ipam, views: d.views,
+		want: d.want, bridge: d.bridge, mon: d.mon, cni: d.cni, watcher: d.watcher}
+}
+
+func (d *Daemon) poolChooser() *poolChooser {
+	c := &poolChooser{node: d.cfg.Node, views: d.views}
+	if d.watcher != nil { // a nil *kube.Watcher in the interface would not be nil
+		c.cluster = d.watcher
+	}
+	return c
+}
+
+// Close ends Run's loops, waits for them, and releases the OVSDB session
+// and the store. The network stays as it is: stopping caned never touches
+// running pods.
+func (d *Daemon) Close() error {
+	d.stopOnce.Do(func() { close(d.stop) })
+	d.running.Wait()
+	d.sess.close()
 	return d.store.Close()
 }
 
-// Run keeps the daemon in sync with OVS until ctx ends: Start, then on a
-// lost ovsdb session (ovsdb-server restarted) or a lost OpenFlow watch
-// (ovs-vswitchd restarted: every flow is gone) mark not ready, reconnect
-// and reconcile again, which replays every flow under a new round.
-func (d *Daemon) Run(ctx context.Context) {
-	if d.watcher != nil {
-		d.notReady.Store("waiting for the Kubernetes API (domains, pools, blocks, nodes)")
-		steps := newStepTimer()
-		if err := d.watcher.Start(ctx); err != nil {
-			return
+// Run keeps the daemon in sync with the cluster and with OVS until ctx
+// ends or Close is called, and returns why it stopped: nil when asked to,
+// an error if the cluster's caches never synced. It starts the loops (the
+// cluster sync, the loan keeper, the monitor), each owned by Run: Close
+// waits for them.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.running.Add(1)
+	defer d.running.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-d.stop:
+			cancel()
+		case <-ctx.Done():
 		}
-		steps.mark("list")
-		d.refreshView()
-		steps.mark("view")
-		v := d.view.Load()
-		d.log.Info("cluster cache synced", "nodes", len(v.Remotes), "pools", len(v.Pools), "took", steps.String())
-		go d.syncLoop(ctx)
+	}()
+	var loops sync.WaitGroup
+	defer loops.Wait() // after cancel: each loop ends with ctx
+	defer cancel()
+	if d.watcher != nil {
+		if err := d.startCluster(ctx); err != nil {
+			return err
+		}
+		loops.Go(func() { d.syncLoop(ctx) })
 	}
-	go d.watch(ctx)
+	loops.Go(func() { d.loans.Run(ctx) })
+	loops.Go(func() { d.mon.Run(ctx) })
+	d.runOVS(ctx)
+	return nil
+}
+
+// startCluster waits for the informers' first list and builds the view.
+func (d *Daemon) startCluster(ctx context.Context) error {
+	d.sess.setNotReady("waiting for the Kubernetes API (domains, pools, blocks, nodes)")
+	steps := newStepTimer()
+	if err := d.watcher.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("sync the cluster's caches: %w", err)
+	}
+	steps.mark("list")
+	d.views.refresh(d.ipam.SetPools)
+	steps.mark("view")
+	v := d.views.load()
+	d.log.Info("cluster cache synced", "nodes", len(v.Remotes), "pools", len(v.Pools), "took", steps.String())
+	return nil
+}
+
+// runOVS starts against OVS and, whenever the ovsdb-server session is
+// lost (it restarted) or the OpenFlow watch ends (ovs-vswitchd restarted:
+// every flow is gone), marks caned not ready and starts again, which
+// replays what is missing. It backs off while vswitchd cannot be watched.
+func (d *Daemon) runOVS(ctx context.Context) {
+	backoff := newBackoff(50*time.Millisecond, 5*time.Second)
 	for ctx.Err() == nil {
 		if d.Start(ctx) != nil {
 			return
@@ -186,206 +227,95 @@ func (d *Daemon) Run(ctx context.Context) {
 		// full flow set are garbage now: give their pages back at once, not
 		// over the runtime's minutes.
 		debug.FreeOSMemory()
-		db := d.db.Load()
-		wctx, stopWatch := context.WithCancel(ctx)
-		switchGone, err := d.of.Watch(wctx, d.cfg.Bridge)
-		if err != nil {
-			closed := make(chan struct{})
-			close(closed)
-			switchGone = closed
-		}
-		why := ""
-		select {
-		case <-ctx.Done():
-		case <-db.Lost():
-			why = "lost the session to ovsdb-server; reconnecting"
-		case <-switchGone:
-			why = "ovs-vswitchd went away (flows are gone); replaying when it is back"
-		}
-		stopWatch()
+		why, err := d.waitLost(ctx)
 		if why == "" {
 			return
 		}
-		d.ready.Store(false)
-		d.notReady.Store(why)
+		d.sess.setNotReady(why)
+		if err != nil {
+			d.log.Warn(why, "err", err, "retryIn", backoff.peek())
+			backoff.wait(ctx)
+			continue
+		}
 		d.log.Warn(why)
+		backoff.reset()
+	}
+}
+
+// waitLost waits until OVS is lost and says how ("" if ctx ended). If
+// the OpenFlow watch cannot even be opened, it returns at once with the
+// error.
+func (d *Daemon) waitLost(ctx context.Context) (string, error) {
+	db, err := d.sess.current()
+	if err != nil {
+		return "lost the session to ovsdb-server; reconnecting", err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	switchGone, err := d.pipe.of.Watch(wctx, d.cfg.Bridge)
+	if err != nil {
+		return "cannot watch ovs-vswitchd's bridge " + d.cfg.Bridge + "; retrying", err
+	}
+	select {
+	case <-ctx.Done():
+		return "", nil
+	case <-db.Lost():
+		return "lost the session to ovsdb-server; reconnecting", nil
+	case <-switchGone:
+		return "ovs-vswitchd went away (flows are gone); replaying when it is back", nil
 	}
 }
 
 // Start connects to OVS, retrying until ctx ends, then sets up the bridge
 // and reconciles. Until it returns nil the daemon answers "not ready".
 func (d *Daemon) Start(ctx context.Context) error {
-	wait := 50 * time.Millisecond // short first: an OVS restart takes well under a second
+	backoff := newBackoff(50*time.Millisecond, time.Second) // short first: an OVS restart takes well under a second
 	for {
 		err := d.start(ctx)
 		if err == nil {
-			d.ready.Store(true)
+			d.sess.setReady()
 			return nil
 		}
-		d.ready.Store(false)
-		d.notReady.Store(err.Error())
-		d.log.Warn("not ready, retrying", "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(wait):
+		d.sess.setNotReady(err.Error())
+		d.log.Warn("not ready, retrying", "err", err, "in", backoff.peek())
+		if !backoff.wait(ctx) {
+			return errors.Join(err, ctx.Err())
 		}
-		wait = min(2*wait, time.Second)
 	}
 }
 
+// start is one attempt: connect, bridge and ports, reconcile.
 func (d *Daemon) start(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	db := d.db.Load()
-	if db == nil || !db.Connected() {
-		if db != nil {
-			db.Close()
-		}
-		var err error
-		if db, err = ovs.Connect(cctx, d.cfg.OVSDB); err != nil {
-			return err
-		}
-		d.db.Store(db)
-	}
-	dp := d.cfg.Datapath
-	if dp == "" {
-		dp = ovs.Datapath()
-	}
-	err := db.EnsureBridge(cctx, ovs.BridgeConfig{
-		Name: d.cfg.Bridge, DatapathType: dp,
-		OtherConfig: map[string]string{"mac-table-size": fmt.Sprint(d.cfg.MACTableSize)},
-	})
-	if err != nil {
-		return fmt.Errorf("set up bridge %s: %w", d.cfg.Bridge, err)
-	}
-	d.datapath.Store(dp)
-	if err := d.ensurePorts(cctx, db); err != nil {
-		return err
-	}
-	d.mtu.Store(int32(d.detectMTU()))
-	d.syncHostPort()
-	return d.reconcile(cctx, db)
-}
-
-// reconcile rebuilds the node's attachments from IPAM and OVS, then
-// brings the installed flows to the desired set by difference, in one
-// bundle: what is already right is not touched (a restart of caned with
-// nothing changed writes no flow), what is missing or different is added
-// (an add with an existing match replaces that flow atomically), what is
-// not desired is deleted — flows of another cookie round by cookie, extra
-// flows of this round one by one, deletes before adds. Traffic never
-// stops (no flush). The round stays that of the bridge's last run; it
-// changes only for a bridge Cane has not run on.
-func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
-	d.resync.Lock()
-	defer d.resync.Unlock()
-	steps := newStepTimer()
-	ids, err := db.BridgeExternalIDs(ctx, d.cfg.Bridge)
+	db, err := d.sess.connect(ctx)
 	if err != nil {
 		return err
 	}
-	var round uint16
-	fmt.Sscan(ids[idRound], &round)
-	if round == 0 {
-		round = 1
-	}
-	ports, err := db.Ports(ctx, d.cfg.Bridge)
+	dp, err := d.bridge.ensure(ctx, db)
 	if err != nil {
 		return err
 	}
-	byHandle := map[string]ovs.PortInfo{}
-	d.mu.Lock()
-	d.ofports = map[int]bool{}
-	for _, p := range ports {
-		d.ofports[p.OFPort] = true
-		if c := p.ExternalIDs[idContainer]; c != "" {
-			byHandle[ipam.Handle(c, p.ExternalIDs[idIfName])] = p
-		}
-	}
-	d.attachments = map[string]*attachment{}
-	for _, a := range d.ipam.List() {
-		p, ok := byHandle[a.Handle()]
-		if !ok {
-			d.log.Warn("allocation without OVS port; left for GC", "ip", a.IP, "container", a.ContainerID)
-			continue
-		}
-		d.attachments[a.Handle()] = &attachment{alloc: a, port: p.Name, ofport: p.OFPort, mac: podnet.MACFor(a.IP), netns: p.ExternalIDs[idNetns], network: p.ExternalIDs[idNetwork], loan: p.ExternalIDs[idLoan]}
-		delete(byHandle, a.Handle())
-	}
-	for h, p := range byHandle {
-		d.log.Warn("OVS port without allocation; left for GC", "port", p.Name, "handle", h)
-	}
-	node := d.desiredLocked()
-	d.mu.Unlock()
-	want := keyed(flows.WithRound(node.All(), round))
-	steps.mark("desired")
-	installed, err := d.of.Dump(ctx, d.cfg.Bridge, "")
-	if err != nil {
-		return err
-	}
-	steps.mark("dump")
-	var b ovs.Bundle
-	have := make(map[string]flows.Flow, len(installed))
-	stale := map[uint16]bool{}
-	for _, f := range installed {
-		if r := f.Cookie.Round(); r != round {
-			if !stale[r] {
-				stale[r] = true
-				b.DeleteCookie(roundCookie(r))
-			}
-			continue
-		}
-		have[f.Key()] = f.Flow
-		if _, ok := want[f.Key()]; !ok {
-			b.DeleteStrictKey(f.Key())
-		}
-	}
-	deletes := b.Len()
-	for k, f := range want {
-		if h, ok := have[k]; !ok || h != f {
-			b.Add(f)
-		}
-	}
-	if b.Len() > 0 {
-		if err := d.of.Apply(ctx, d.cfg.Bridge, &b); err != nil {
-			return err
-		}
-	}
-	steps.mark("apply")
-	d.applied = hashed(want)
-	if err := db.SetBridgeExternalID(ctx, d.cfg.Bridge, idRound, fmt.Sprint(round)); err != nil {
-		return err
-	}
-	d.round.Store(uint32(round))
-	d.resyncs.Add(1)
-	d.log.Info("reconciled", "round", round, "pods", len(node.Pods), "flows", len(want), "added", b.Len()-deletes, "deleted", deletes, "staleRounds", len(stale), "took", steps.String())
-	return nil
+	d.sess.datapath.Store(dp)
+	return d.reconcile(ctx, db)
 }
 
-// ovsdb returns the connection, or an error if there is none yet.
-func (d *Daemon) ovsdb() (*ovs.DB, error) {
-	db := d.db.Load()
-	if db == nil || !db.Connected() {
-		return nil, errors.New("not connected to ovsdb-server")
+// usage adds the pools' and loans' use to a scrape's report.
+func (d *Daemon) usage(r *monitor.Report) {
+	for _, p := range d.inspect.Pools() {
+		held := 0
+		for _, b := range p.Blocks {
+			held += 1 << (32 - b.Bits())
+		}
+		r.Pools = append(r.Pools, monitor.PoolUsage{Pool: p.Name, Domain: p.Domain, Allocated: p.Allocated, Held: held})
 	}
-	return db, nil
-}
-
-// nextOFPort reserves the lowest free pod ofport.
-func (d *Daemon) nextOFPort() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for p := firstPodOFPort; ; p++ {
-		if !d.ofports[p] {
-			d.ofports[p] = true
-			return p
+	for _, l := range d.loans.Loans() {
+		if l.LendsHere {
+			r.Loans = append(r.Loans, monitor.LoanUsage{Loan: l.Name, Phase: l.Phase, Pods: len(l.Pods)})
 		}
 	}
-}
-
-func (d *Daemon) freeOFPort(p int) {
-	d.mu.Lock()
-	delete(d.ofports, p)
-	d.mu.Unlock()
+	n := d.atts.borrowed()
+	for _, name := range d.loans.deletedLoans(d.views.load()) {
+		r.Loans = append(r.Loans, monitor.LoanUsage{Loan: name, Phase: "Deleted", Pods: n[name]})
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/ovs/ovstest"
 	"github.com/cane-cni/cane/podnet"
@@ -104,9 +106,9 @@ func (n *node) addPod(id, pool string) ns.NetNS {
 	return pod
 }
 
-func (n *node) flowCount(sel string) int {
+func (n *node) flowCount(sel of.Selector) int {
 	n.t.Helper()
-	fs, err := n.d.of.Dump(context.Background(), "br-int", sel)
+	fs, err := n.d.pipe.of.Dump(context.Background(), "br-int", sel)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func (n *node) flowCount(sel string) int {
 
 // ports are the pod ports on the bridge (not the host port).
 func (n *node) ports() []string {
-	ps, _ := n.d.db.Load().Ports(context.Background(), "br-int")
+	ps, _ := must(n.d.sess.current()).Ports(context.Background(), "br-int")
 	var names []string
 	for _, p := range ps {
 		if p.ExternalIDs[idContainer] != "" {
@@ -159,7 +161,7 @@ func TestAddCheckDel(t *testing.T) {
 	if err != nil || again.IPs[0].Address.String() != "198.19.0.2/24" {
 		t.Fatalf("second ADD: %v %v", again, err)
 	}
-	pods := n.d.Pods()
+	pods := n.d.inspect.Pods()
 	if len(pods) != 2 || pods[0].Domain != "production" || pods[1].Domain != "test" {
 		t.Fatalf("pods %+v", pods)
 	}
@@ -181,11 +183,11 @@ func TestAddCheckDel(t *testing.T) {
 		t.Fatalf("CHECK pod B: %v", err)
 	}
 	var del ovs.Bundle
-	del.DeleteCookie(fmt.Sprintf("table=%d,%s", flows.Forward, flows.PodCookie(uint32(pods[1].OFPort))))
-	if err := n.d.of.Apply(context.Background(), "br-int", &del); err != nil {
+	del.Delete(flows.PodCookie(uint32(pods[1].OFPort)).InTable(uint8(flows.Forward)))
+	if err := n.d.pipe.of.Apply(context.Background(), "br-int", &del); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.cni("CHECK", "ctr-b", podB.Path(), "test"); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d of the pod's %d flows", podFlows-1, podFlows)) {
+	if _, err := n.cni("CHECK", "ctr-b", podB.Path(), "test"); err == nil || !strings.Contains(err.Error(), "missing cookie=") || !strings.Contains(err.Error(), "table=40,") {
 		t.Fatalf("CHECK with a flow deleted: %v", err)
 	}
 	// DEL twice; nothing of pod A remains.
@@ -213,8 +215,8 @@ func TestAddCheckDel(t *testing.T) {
 	if _, err := n.cni("DEL", "ctr-b", "", "test"); err != nil {
 		t.Fatalf("DEL without netns: %v", err)
 	}
-	if len(n.d.Pods()) != 0 || len(n.ports()) != 0 {
-		t.Fatalf("left behind: pods %v ports %v", n.d.Pods(), n.ports())
+	if len(n.d.inspect.Pods()) != 0 || len(n.ports()) != 0 {
+		t.Fatalf("left behind: pods %v ports %v", n.d.inspect.Pods(), n.ports())
 	}
 }
 
@@ -265,8 +267,8 @@ func TestAddErrorsRollBack(t *testing.T) {
 func TestRestartKeepsFlows(t *testing.T) {
 	n := newNode(t)
 	pod := n.addPod("c1", "prod")
-	before := n.flowCount("")
-	round := uint16(n.d.round.Load())
+	before := n.flowCount(of.Selector{})
+	round := uint16(n.d.pipe.round.Load())
 	// Count packets on the pod's flows: the pod sends to its gateway (ARP,
 	// then UDP).
 	_ = pod.Do(func(ns.NetNS) error {
@@ -282,7 +284,7 @@ func TestRestartKeepsFlows(t *testing.T) {
 		return nil
 	})
 	counted := func() uint64 {
-		fs, err := n.d.of.Dump(context.Background(), "br-int", flows.PodCookie(uint32(n.d.Pods()[0].OFPort)))
+		fs, err := n.d.pipe.of.Dump(context.Background(), "br-int", flows.PodCookie(uint32(n.d.inspect.Pods()[0].OFPort)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,10 +299,10 @@ func TestRestartKeepsFlows(t *testing.T) {
 		t.Fatal("no packets counted before the restart")
 	}
 	n.restart()
-	if got := uint16(n.d.round.Load()); got != round {
+	if got := uint16(n.d.pipe.round.Load()); got != round {
 		t.Fatalf("round %d after restart, want %d (the bridge's)", got, round)
 	}
-	if after := n.flowCount(""); after != before {
+	if after := n.flowCount(of.Selector{}); after != before {
 		t.Fatalf("%d flows after restart, %d before", after, before)
 	}
 	if got := counted(); got < packets {
@@ -312,26 +314,26 @@ func TestRestartKeepsFlows(t *testing.T) {
 
 	// Break the pipeline three ways; the next restart fixes exactly that.
 	var b ovs.Bundle
-	b.DeleteStrict(flows.Flow{Table: flows.DomainPolicy, Priority: 0})
-	b.Add(flows.Flow{Table: flows.Forward, Priority: 200, Cookie: flows.NewCookie(round, flows.KindPod, 0, 99), Match: "ip,nw_dst=198.19.0.99", Actions: "drop"})
-	b.Add(flows.Flow{Table: flows.Forward, Priority: 300, Cookie: flows.NewCookie(round+7, flows.KindBase, 0, 0), Match: "ip,nw_dst=198.19.0.98", Actions: "drop"})
-	if err := n.d.of.Apply(context.Background(), "br-int", &b); err != nil {
+	b.DeleteStrict(of.NewFlow(uint8(flows.DomainPolicy), 0, 0))
+	b.Add(of.NewFlow(uint8(flows.Forward), 200, uint64(flows.NewCookie(round, flows.KindPod, 0, 99))).Proto(of.ProtoIP).Match(of.IPv4Dst(netip.MustParsePrefix("198.19.0.99/32"))))
+	b.Add(of.NewFlow(uint8(flows.Forward), 300, uint64(flows.NewCookie(round+7, flows.KindBase, 0, 0))).Proto(of.ProtoIP).Match(of.IPv4Dst(netip.MustParsePrefix("198.19.0.98/32"))))
+	if err := n.d.pipe.of.Apply(context.Background(), "br-int", &b); err != nil {
 		t.Fatal(err)
 	}
 	n.restart()
-	if after := n.flowCount(""); after != before {
+	if after := n.flowCount(of.Selector{}); after != before {
 		t.Fatalf("%d flows after the repairing restart, %d before", after, before)
 	}
 	if stray := n.flowCount(roundCookie(round + 7)); stray != 0 {
 		t.Fatalf("%d flows of another round left", stray)
 	}
-	policy, err := n.d.of.Dump(context.Background(), "br-int", "table=30")
+	policy, err := n.d.pipe.of.Dump(context.Background(), "br-int", of.Selector{}.InTable(uint8(flows.DomainPolicy)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	restored := false
 	for _, f := range policy {
-		restored = restored || (f.Priority == 0 && f.Actions == "drop")
+		restored = restored || (f.Priority == 0 && len(f.Actions) == 0)
 	}
 	if !restored {
 		t.Fatal("the deleted default flow of DomainPolicy was not restored")
@@ -358,7 +360,7 @@ func TestGC(t *testing.T) {
 	if _, cerr := n.d.CNI(context.Background(), api.CNIRequest{Command: "GC", Config: gc}); cerr != nil {
 		t.Fatal(cerr)
 	}
-	pods := n.d.Pods()
+	pods := n.d.inspect.Pods()
 	if len(pods) != 1 || pods[0].ContainerID != "keep" {
 		t.Fatalf("after GC: %+v", pods)
 	}
@@ -391,13 +393,13 @@ func TestStatusNotReady(t *testing.T) {
 func running(t *testing.T) (*node, ns.NetNS, int, uint64) {
 	n := newNode(t)
 	pod := n.addPod("c1", "prod")
-	flowsBefore := n.flowCount("")
+	flowsBefore := n.flowCount(of.Selector{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	resyncs0 := n.d.Status().Resyncs
+	resyncs0 := n.d.inspect.Status().Resyncs
 	go n.d.Run(ctx)
-	waitFor(t, "Run's first resync", func() bool { s := n.d.Status(); return s.Ready && s.Resyncs > resyncs0 })
-	return n, pod, flowsBefore, n.d.Status().Resyncs
+	waitFor(t, "Run's first resync", func() bool { s := n.d.inspect.Status(); return s.Ready && s.Resyncs > resyncs0 })
+	return n, pod, flowsBefore, n.d.inspect.Status().Resyncs
 }
 
 // TestOVSDBRestart: ovsdb-server goes away and comes back; caned reports
@@ -407,15 +409,15 @@ func TestOVSDBRestart(t *testing.T) {
 	if err := n.ovs.StopDB(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "not ready", func() bool { return !n.d.Status().Ready })
+	waitFor(t, "not ready", func() bool { return !n.d.inspect.Status().Ready })
 	if _, err := n.cni("ADD", "c2", pod.Path(), "prod"); code(err) != 11 {
 		t.Fatalf("ADD while OVS is down: %v, want code 11", err)
 	}
 	if err := n.ovs.StartDB(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ready again", func() bool { s := n.d.Status(); return s.Ready && s.Resyncs > resyncs })
-	if got := n.flowCount(""); got != flowsBefore {
+	waitFor(t, "ready again", func() bool { s := n.d.inspect.Status(); return s.Ready && s.Resyncs > resyncs })
+	if got := n.flowCount(of.Selector{}); got != flowsBefore {
 		t.Fatalf("%d flows after the resync, %d before", got, flowsBefore)
 	}
 	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
@@ -464,9 +466,16 @@ func TestConcurrentAddDel(t *testing.T) {
 		all[fmt.Sprintf("c%d", i)] = netns
 	}
 	n.assertConsistent(all)
-	if got := len(n.d.Pods()); got != pods/2 {
+	if got := len(n.d.inspect.Pods()); got != pods/2 {
 		t.Fatalf("%d pods attached, want %d", got, pods/2)
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // TestVswitchdRestart: ovs-vswitchd restarts (ovsdb-server stays), taking
@@ -476,14 +485,14 @@ func TestVswitchdRestart(t *testing.T) {
 	if err := n.ovs.StopSwitch(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "not ready", func() bool { return !n.d.Status().Ready })
+	waitFor(t, "not ready", func() bool { return !n.d.inspect.Status().Ready })
 	start := time.Now()
 	if err := n.ovs.StartSwitch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ready again", func() bool { s := n.d.Status(); return s.Ready && s.Resyncs > resyncs })
+	waitFor(t, "ready again", func() bool { s := n.d.inspect.Status(); return s.Ready && s.Resyncs > resyncs })
 	t.Logf("flows replayed %s after vswitchd started again", time.Since(start).Round(time.Millisecond))
-	if got := n.flowCount(""); got != flowsBefore {
+	if got := n.flowCount(of.Selector{}); got != flowsBefore {
 		t.Fatalf("%d flows after the replay, %d before", got, flowsBefore)
 	}
 	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
@@ -507,11 +516,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // is left on the requested one.
 func TestAddOFPortTaken(t *testing.T) {
 	n := newNode(t)
-	if _, err := n.d.db.Load().AddPort(context.Background(), ovs.PortConfig{Bridge: "br-int", Name: "intruder", Type: "internal", OFPortRequest: firstPodOFPort}); err != nil {
+	if _, err := must(n.d.sess.current()).AddPort(context.Background(), ovs.PortConfig{Bridge: "br-int", Name: "intruder", Type: "internal", OFPortRequest: firstPodOFPort}); err != nil {
 		t.Fatal(err)
 	}
 	pod := n.addPod("c1", "prod")
-	pods := n.d.Pods()
+	pods := n.d.inspect.Pods()
 	if len(pods) != 1 || pods[0].OFPort == firstPodOFPort {
 		t.Fatalf("pods %+v: want one, not on the intruder's ofport %d", pods, firstPodOFPort)
 	}
@@ -523,5 +532,53 @@ func TestAddOFPortTaken(t *testing.T) {
 	}
 	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
 		t.Errorf("CHECK: %v", err)
+	}
+}
+
+// TestCheckAfterChain: CHECK runs after the whole chain's ADD, so what a
+// chained plugin may change must pass: tuning lowering the MTU, an extra
+// route. An MTU above what the network carries, a changed pod flow, or
+// a pool removed under the pod fail, each saying why.
+func TestCheckAfterChain(t *testing.T) {
+	n := newNode(t)
+	pod := n.addPod("c1", "prod")
+	setMTU := func(mtu int) {
+		t.Helper()
+		_ = pod.Do(func(ns.NetNS) error {
+			l, err := netlink.LinkByName("eth0")
+			if err == nil {
+				err = netlink.LinkSetMTU(l, mtu)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		})
+	}
+	setMTU(1400) // tuning's "mtu": 1400
+	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err != nil {
+		t.Fatalf("CHECK after a chained plugin lowered the MTU: %v", err)
+	}
+	setMTU(9000)
+	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err == nil || !strings.Contains(err.Error(), "MTU 9000") {
+		t.Fatalf("CHECK with an MTU above the network's: %v", err)
+	}
+	setMTU(1400)
+	p := n.d.inspect.Pods()[0]
+	var b ovs.Bundle
+	b.Add(of.NewFlow(uint8(flows.Forward), uint16(flows.ForwardPod), uint64(flows.NewCookie(n.d.pipe.currentRound(), flows.KindPod, 0, uint32(p.OFPort)))).
+		Proto(of.ProtoIP).Match(of.IPv4Dst(of.Host(p.IP))))
+	if err := n.d.pipe.of.Apply(context.Background(), "br-int", &b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.cni("CHECK", "c1", pod.Path(), "prod"); err == nil || !strings.Contains(err.Error(), "different cookie=") || !strings.Contains(err.Error(), "actions=drop, want") {
+		t.Fatalf("CHECK with a pod flow changed: %v", err)
+	}
+	if err := n.d.ipam.SetPools(nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := n.cni("CHECK", "c1", pod.Path(), "prod")
+	if code(err) != api.CodeUnknownPool || !strings.Contains(err.Error(), "removed while the pod runs") {
+		t.Fatalf("CHECK with the pod's pool gone: %v", err)
 	}
 }

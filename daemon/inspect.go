@@ -4,33 +4,18 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
-	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/flows/of"
 )
 
-// Blocks lists the address blocks this node holds, with their use.
-func (d *Daemon) Blocks() []api.Block {
-	used := map[netip.Prefix]int{}
-	for _, a := range d.ipam.List() {
-		used[a.Block]++
-	}
-	var out []api.Block
-	for _, b := range d.ipam.Blocks() {
-		p, _ := d.ipam.Pool(b.Pool)
-		out = append(out, api.Block{Pool: b.Pool, Domain: p.Domain, CIDR: b.CIDR, Used: used[b.CIDR], Size: 1 << (32 - b.CIDR.Bits()), LentTo: b.Domain, Loan: b.Loan})
-	}
-	return out
-}
-
 // Flows lists the installed flows, optionally of one table (by name) or
-// one pod (see findPod), with what each cookie says.
-func (d *Daemon) Flows(ctx context.Context, table, pod string) ([]api.Flow, error) {
-	sel := ""
+// one pod (see attachmentStore.find), with what each cookie says.
+func (i *inspector) Flows(ctx context.Context, table, pod string) ([]api.Flow, error) {
+	var sel of.Selector
 	if pod != "" {
-		a, err := d.findPod(pod)
+		a, err := i.atts.find(pod, i.cfg.Node)
 		if err != nil {
 			return nil, err
 		}
@@ -44,19 +29,20 @@ func (d *Daemon) Flows(ctx context.Context, table, pod string) ([]api.Flow, erro
 		}
 		want = &t
 	}
-	installed, err := d.of.Dump(ctx, d.cfg.Bridge, sel)
+	installed, err := i.pipe.of.Dump(ctx, i.cfg.Bridge, sel)
 	if err != nil {
 		return nil, err
 	}
 	out := []api.Flow{}
-	owner := d.owners()
+	owner := i.owners()
 	for _, f := range installed {
-		if want != nil && f.Table != *want {
+		table, cookie := flows.TableOf(f.Flow), flows.CookieOf(f.Flow)
+		if want != nil && table != *want {
 			continue
 		}
 		out = append(out, api.Flow{
-			Table: uint8(f.Table), TableName: f.Table.String(), Priority: f.Priority, Match: f.Match, Actions: f.Actions,
-			Cookie: f.Cookie.String(), Kind: kindName(f.Cookie.Kind()), Reason: reasonOf(f.Cookie), Owner: owner(f.Cookie),
+			Table: f.Table, TableName: table.String(), Priority: f.Priority, Match: f.MatchString(), Actions: of.ActionsString(f.Actions),
+			Cookie: cookie.String(), Kind: kindName(cookie.Kind()), Reason: reasonOf(cookie), Owner: owner(cookie),
 			Packets: f.Packets, Bytes: f.Bytes,
 		})
 	}
@@ -74,18 +60,11 @@ func reasonOf(c flows.Cookie) string {
 	return c.Reason().String()
 }
 
-// owner names what a flow belongs to: a pod or a remote node.
-func (d *Daemon) owner(c flows.Cookie) string { return d.owners()(c) }
-
-// owners is owner for many flows: the pods are looked up once.
-func (d *Daemon) owners() func(flows.Cookie) string {
-	pods := map[uint32]string{}
-	d.mu.Lock()
-	for _, a := range d.attachments {
-		pods[uint32(a.ofport)] = podName(a.alloc)
-	}
-	d.mu.Unlock()
-	remotes := d.view.Load().Remotes
+// owners names what flows belong to — a pod or a remote node — for many
+// flows: the pods are looked up once.
+func (i *inspector) owners() func(flows.Cookie) string {
+	pods := i.atts.podNames()
+	remotes := i.views.load().Remotes
 	return func(c flows.Cookie) string {
 		switch c.Kind() {
 		case flows.KindPod:
@@ -104,35 +83,4 @@ func (d *Daemon) owners() func(flows.Cookie) string {
 		}
 		return ""
 	}
-}
-
-// podName is "namespace/name", else the container ID.
-func podName(a ipam.Allocation) string {
-	if a.PodName != "" {
-		return a.PodNamespace + "/" + a.PodName
-	}
-	return a.ContainerID
-}
-
-// findPod finds one local attachment by namespace/name, IP, or container
-// ID (or a unique prefix of it).
-func (d *Daemon) findPod(sel string) (*attachment, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var found []*attachment
-	for _, a := range d.attachments {
-		switch {
-		case podName(a.alloc) == sel, a.alloc.IP.String() == sel, a.alloc.ContainerID == sel:
-			return a, nil
-		case strings.HasPrefix(a.alloc.ContainerID, sel):
-			found = append(found, a)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return nil, fmt.Errorf("no pod %q on node %s (canectl pods lists them)", sel, d.cfg.Node)
-	case 1:
-		return found[0], nil
-	}
-	return nil, fmt.Errorf("%q matches %d containers; give more of the ID", sel, len(found))
 }

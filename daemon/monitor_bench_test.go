@@ -29,7 +29,7 @@ func BenchmarkSnapshot(b *testing.B) {
 			}
 			b.ResetTimer()
 			for range b.N {
-				s, err := n.d.Snapshot(context.Background())
+				s, err := n.d.mon.Snapshot(context.Background())
 				if err != nil || len(s.Pods) != pods {
 					b.Fatalf("%d pods, %v", len(s.Pods), err)
 				}

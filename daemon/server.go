@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/cane-cni/cane/api"
-	"github.com/cane-cni/cane/netconf"
 )
 
 // Listen opens the unix socket: root-only (0600) in a 0700 directory. A
@@ -38,14 +36,15 @@ func Listen(path string) (net.Listener, error) {
 // Serve answers the API on l until ctx ends.
 func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	mux := http.NewServeMux()
+	in := d.inspect
 	mux.HandleFunc("POST /v1/cni", d.handleCNI)
-	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Status()) })
-	mux.HandleFunc("GET /v1/pods", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Pods()) })
-	mux.HandleFunc("GET /v1/pools", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Pools()) })
-	mux.HandleFunc("GET /v1/blocks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Blocks()) })
-	mux.HandleFunc("GET /v1/xray", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.XRay(r.Context())) })
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, in.Status()) })
+	mux.HandleFunc("GET /v1/pods", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, in.Pods()) })
+	mux.HandleFunc("GET /v1/pools", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, in.Pools()) })
+	mux.HandleFunc("GET /v1/blocks", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, in.Blocks()) })
+	mux.HandleFunc("GET /v1/xray", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, in.XRay(r.Context())) })
 	mux.HandleFunc("GET /v1/flows", func(w http.ResponseWriter, r *http.Request) {
-		answer[[]api.Flow](w)(d.Flows(r.Context(), r.URL.Query().Get("table"), r.URL.Query().Get("pod")))
+		answer[[]api.Flow](w)(in.Flows(r.Context(), r.URL.Query().Get("table"), r.URL.Query().Get("pod")))
 	})
 	mux.HandleFunc("POST /v1/trace", func(w http.ResponseWriter, r *http.Request) {
 		var req api.TraceRequest
@@ -53,19 +52,19 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 			http.Error(w, "malformed trace request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		answer[api.Trace](w)(d.Trace(r.Context(), req))
+		answer[api.Trace](w)(in.Trace(r.Context(), req))
 	})
 	mux.HandleFunc("GET /v1/counters", func(w http.ResponseWriter, r *http.Request) {
-		answer[api.Counters](w)(d.Counters(r.Context()))
+		answer[api.Counters](w)(d.mon.Counters(r.Context()))
 	})
-	mux.HandleFunc("GET /v1/loans", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.Loans()) })
+	mux.HandleFunc("GET /v1/loans", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.loans.Loans()) })
 	mux.HandleFunc("POST /v1/loans", func(w http.ResponseWriter, r *http.Request) {
 		var l api.Loan
 		if err := api.DecodeStrict(r.Body, &l); err != nil {
 			http.Error(w, "malformed loan: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		answer[api.Loan](w)(l, d.Borrow(r.Context(), l))
+		answer[api.Loan](w)(l, d.loans.Borrow(r.Context(), l))
 	})
 	mux.HandleFunc("POST /v1/loans/{name}/return", func(w http.ResponseWriter, r *http.Request) {
 		var e api.LoanEnd
@@ -76,10 +75,10 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 		if e.At.IsZero() {
 			e.At = time.Now()
 		}
-		answer[api.LoanEnd](w)(e, d.Return(r.Context(), r.PathValue("name"), e.At))
+		answer[api.LoanEnd](w)(e, d.loans.Return(r.Context(), r.PathValue("name"), e.At))
 	})
 	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
-		answer[api.GCReport](w)(d.CollectLeaks(r.Context(), r.URL.Query().Get("dryRun") == "true"))
+		answer[api.GCReport](w)(d.cni.CollectLeaks(r.Context(), r.URL.Query().Get("dryRun") == "true"))
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
@@ -104,62 +103,8 @@ func (d *Daemon) handleCNI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, api.CNIResponse{Error: e})
 		return
 	}
-	res, cerr := d.CNI(r.Context(), req)
+	res, cerr := d.cni.CNI(r.Context(), req)
 	writeJSON(w, api.CNIResponse{Result: res, Error: cerr})
-}
-
-// CNI runs one CNI request.
-func (d *Daemon) CNI(ctx context.Context, req api.CNIRequest) (json.RawMessage, *types.Error) {
-	start := time.Now()
-	res, err := d.cni(ctx, req)
-	result := "ok"
-	if err != nil {
-		result = fmt.Sprint(err.Code)
-	}
-	cmd := req.Command
-	switch cmd {
-	case "ADD", "DEL", "CHECK", "GC", "STATUS":
-	default:
-		cmd = "other" // no label per made-up command
-	}
-	d.metrics.CNI.WithLabelValues(cmd, result).Observe(time.Since(start).Seconds())
-	if err != nil {
-		d.log.Warn("cni failed", "command", req.Command, "container", req.ContainerID, "code", err.Code, "msg", err.Msg, "details", err.Details, "took", time.Since(start))
-	}
-	return res, err
-}
-
-func (d *Daemon) cni(ctx context.Context, req api.CNIRequest) (json.RawMessage, *types.Error) {
-	nc, e := netconf.Parse(req.Config)
-	if e != nil {
-		return nil, e
-	}
-	if !d.ready.Load() {
-		reason, _ := d.notReady.Load().(string)
-		if req.Command == "STATUS" {
-			return nil, types.NewError(api.CodePluginNotAvailable, "caned is not ready", reason)
-		}
-		return nil, types.NewError(types.ErrTryAgainLater, "caned is not ready", reason)
-	}
-	d.resync.RLock()
-	defer d.resync.RUnlock()
-	switch req.Command {
-	case "ADD":
-		return d.add(ctx, req, nc)
-	case "DEL":
-		return nil, d.del(ctx, req)
-	case "CHECK":
-		return nil, d.check(ctx, req)
-	case "GC":
-		return nil, d.gc(ctx, nc)
-	case "STATUS":
-		if _, e := d.session(); e != nil {
-			e.Code = api.CodePluginNotAvailable
-			return nil, e
-		}
-		return nil, nil
-	}
-	return nil, types.NewError(types.ErrInvalidEnvironmentVariables, "unknown CNI_COMMAND", fmt.Sprintf("%.32q", req.Command))
 }
 
 // answer writes v, or err as a 500 with its text (what canectl prints).
@@ -176,4 +121,14 @@ func answer[T any](w http.ResponseWriter) func(T, error) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// CNI runs one CNI request (what the socket's POST /v1/cni does).
+func (d *Daemon) CNI(ctx context.Context, req api.CNIRequest) (json.RawMessage, *types.Error) {
+	return d.cni.CNI(ctx, req)
+}
+
+// ServeMetrics answers Prometheus on addr (GET /metrics) until ctx ends.
+func (d *Daemon) ServeMetrics(ctx context.Context, addr string) error {
+	return d.mon.ServeMetrics(ctx, addr)
 }

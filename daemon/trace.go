@@ -3,54 +3,72 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
 )
 
 // Trace follows a packet from a local pod to an address through the
 // pipeline (ofproto/trace) and says in one line what happens to it.
-func (d *Daemon) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, error) {
-	a, err := d.findPod(req.From)
+func (i *inspector) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, error) {
+	a, err := i.atts.find(req.From, i.cfg.Node)
 	if err != nil {
 		return api.Trace{}, err
 	}
-	if !req.To.Is4() {
-		return api.Trace{}, fmt.Errorf("destination %q is not an IPv4 address", req.To)
-	}
-	v := d.view.Load()
 	src := a.alloc.IP
 	if req.SrcIP.IsValid() {
 		src = req.SrcIP
 	}
-	// The pod sends to the destination's MAC inside its own pool (the
-	// ARP responder gives 0a:58+IP), else to its gateway.
-	dstMAC := d.cfg.GatewayMAC
-	if p, ok := d.ipam.Pool(a.alloc.Pool); ok && p.CIDR.Contains(req.To) {
-		dstMAC = podnet.MACFor(req.To).String()
-	}
-	packet := fmt.Sprintf("in_port=%d,%%s,dl_src=%s,dl_dst=%s,nw_src=%s,nw_dst=%s,nw_ttl=64", a.ofport, a.mac, dstMAC, src, req.To)
-	switch req.Proto {
-	case "tcp", "udp", "":
-		if req.Proto == "" {
-			req.Proto = "tcp"
-		}
-		packet = fmt.Sprintf(packet, req.Proto) + fmt.Sprintf(",%[1]s_src=40000,%[1]s_dst=%[2]d", req.Proto, req.Port)
-	case "icmp":
-		packet = fmt.Sprintf(packet, "icmp") + ",icmp_type=8,icmp_code=0"
-	default:
-		return api.Trace{}, fmt.Errorf("protocol %q: tcp, udp or icmp", req.Proto)
-	}
-	tr, err := d.traceResolved(ctx, packet)
+	proto, packet, err := i.tracePacket(a, src, req)
 	if err != nil {
 		return api.Trace{}, err
 	}
-	out := api.Trace{From: d.apiPod(a), Packet: packet, DatapathActions: tr.DatapathActions}
+	tr, err := i.traceResolved(ctx, proto, packet)
+	if err != nil {
+		return api.Trace{}, err
+	}
+	out := api.Trace{From: apiPod(a), Packet: ovs.PacketString(proto, packet...), DatapathActions: tr.DatapathActions}
+	forward := i.traceSteps(&out, tr, a.alloc.Domain, src, req.To)
+	i.traceVerdict(&out, tr, forward, req.To)
+	return out, nil
+}
+
+// tracePacket is the packet the pod would send: its port, MAC and IP; the
+// destination's MAC inside its own pool (the ARP responder gives 0a:58 +
+// IP), else its gateway's.
+func (i *inspector) tracePacket(a *attachment, src netip.Addr, req api.TraceRequest) (of.Protocol, []of.Match, error) {
+	if !req.To.Is4() {
+		return 0, nil, fmt.Errorf("destination %q is not an IPv4 address", req.To)
+	}
+	dmac, err := net.ParseMAC(i.cfg.GatewayMAC)
+	if err != nil {
+		return 0, nil, fmt.Errorf("gateway MAC %q: %w", i.cfg.GatewayMAC, err)
+	}
+	if p, ok := i.ipam.Pool(a.alloc.Pool); ok && p.CIDR.Contains(req.To) {
+		dmac = podnet.MACFor(req.To)
+	}
+	packet := []of.Match{of.InPort(uint32(a.ofport)), of.EthSrc(a.mac), of.EthDst(dmac), of.IPv4Src(of.Host(src)), of.IPv4Dst(of.Host(req.To)), of.IPTTL(64)}
+	switch req.Proto {
+	case "tcp", "":
+		return of.ProtoTCP, append(packet, of.TCPSrc(40000), of.TCPDst(req.Port)), nil
+	case "udp":
+		return of.ProtoUDP, append(packet, of.UDPSrc(40000), of.UDPDst(req.Port)), nil
+	case "icmp":
+		return of.ProtoICMP, append(packet, of.ICMPType(8), of.ICMPCode(0)), nil
+	}
+	return 0, nil, fmt.Errorf("protocol %q: tcp, udp or icmp", req.Proto)
+}
+
+// traceSteps copies the trace's tables into out, with the first drop's
+// verdict, and returns the cookie of the Forward flow it met.
+func (i *inspector) traceSteps(out *api.Trace, tr ovs.Trace, srcDomain string, src, dst netip.Addr) flows.Cookie {
 	var forward flows.Cookie
 	for _, s := range tr.Steps {
 		out.Steps = append(out.Steps, api.TraceStep{
@@ -62,13 +80,18 @@ func (d *Daemon) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, er
 		}
 		if r := s.Cookie.Reason(); r != flows.ReasonNone && out.DropReason == "" {
 			out.DropReason = r.String()
-			out.Verdict = d.dropVerdict(v, r, s.Table, a.alloc.Domain, src, req.To)
+			out.Verdict = dropVerdict(i.views.load(), r, s.Table, srcDomain, src, dst)
 		}
 	}
+	return forward
+}
+
+// traceVerdict says where the packet went, unless a drop said already.
+func (i *inspector) traceVerdict(out *api.Trace, tr ovs.Trace, forward flows.Cookie, dst netip.Addr) {
 	switch {
 	case out.DropReason != "":
 	case strings.Contains(tr.Raw, neighborMiss):
-		out.Verdict = fmt.Sprintf("not delivered: the tunnel to %s has no next hop (no ARP answer on the underlay)", d.owner(forward))
+		out.Verdict = fmt.Sprintf("not delivered: the tunnel to %s has no next hop (no ARP answer on the underlay)", i.owners()(forward))
 	case tr.DatapathActions == "drop" || tr.DatapathActions == "":
 		last := "the pipeline"
 		if n := len(tr.Steps); n > 0 {
@@ -77,9 +100,8 @@ func (d *Daemon) Trace(ctx context.Context, req api.TraceRequest) (api.Trace, er
 		out.Verdict = "dropped in " + last + ": no flow matched"
 	default:
 		out.Delivered = true
-		out.Verdict = d.deliveredVerdict(forward, req.To)
+		out.Verdict = i.deliveredVerdict(forward, dst)
 	}
-	return out, nil
 }
 
 // neighborMiss is how ofproto/trace says the tunnel's next hop has no
@@ -89,10 +111,10 @@ const neighborMiss = "neighbor cache miss"
 // traceResolved traces the packet, again (up to 5 times, 100 ms apart)
 // while the tunnel's next hop is still being resolved: the answer wanted
 // is where the packet goes, not that OVS had yet to learn a MAC.
-func (d *Daemon) traceResolved(ctx context.Context, packet string) (ovs.Trace, error) {
-	for i := 0; ; i++ {
-		tr, err := d.of.Trace(ctx, d.cfg.Bridge, packet)
-		if err != nil || !strings.Contains(tr.Raw, neighborMiss) || i == 5 {
+func (i *inspector) traceResolved(ctx context.Context, proto of.Protocol, packet []of.Match) (ovs.Trace, error) {
+	for try := 0; ; try++ {
+		tr, err := i.pipe.of.Trace(ctx, i.cfg.Bridge, proto, packet...)
+		if err != nil || !strings.Contains(tr.Raw, neighborMiss) || try == 5 {
 			return tr, err
 		}
 		select {
@@ -103,7 +125,7 @@ func (d *Daemon) traceResolved(ctx context.Context, packet string) (ovs.Trace, e
 	}
 }
 
-func (d *Daemon) dropVerdict(v *view, r flows.Reason, t flows.Table, srcDomain string, src, dst netip.Addr) string {
+func dropVerdict(v *view, r flows.Reason, t flows.Table, srcDomain string, src, dst netip.Addr) string {
 	switch r {
 	case flows.ReasonIsolation:
 		return fmt.Sprintf("dropped by %s: isolation: %s → %s", t, srcDomain, v.domainOf(dst))
@@ -115,12 +137,12 @@ func (d *Daemon) dropVerdict(v *view, r flows.Reason, t flows.Table, srcDomain s
 	return fmt.Sprintf("dropped by %s: %s", t, r)
 }
 
-func (d *Daemon) deliveredVerdict(forward flows.Cookie, dst netip.Addr) string {
+func (i *inspector) deliveredVerdict(forward flows.Cookie, dst netip.Addr) string {
 	switch forward.Kind() {
 	case flows.KindPod:
-		return fmt.Sprintf("delivered to pod %s (%s) on this node", d.owner(forward), dst)
+		return fmt.Sprintf("delivered to pod %s (%s) on this node", i.owners()(forward), dst)
 	case flows.KindNode:
-		return fmt.Sprintf("sent to %s through the tunnel", d.owner(forward))
+		return fmt.Sprintf("sent to %s through the tunnel", i.owners()(forward))
 	}
 	return "forwarded (" + forward.String() + ")"
 }
@@ -133,12 +155,4 @@ func (v *view) domainOf(ip netip.Addr) string {
 		}
 	}
 	return "outside every pool"
-}
-
-// apiPod is an attachment as the API shows it.
-func (d *Daemon) apiPod(a *attachment) api.Pod {
-	return api.Pod{
-		ContainerID: a.alloc.ContainerID, IfName: a.alloc.IfName, PodNamespace: a.alloc.PodNamespace, PodName: a.alloc.PodName,
-		Pool: a.alloc.Pool, Domain: a.alloc.Domain, IP: a.alloc.IP, MAC: a.mac.String(), Port: a.port, OFPort: a.ofport, Netns: a.netns,
-	}
 }

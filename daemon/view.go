@@ -2,13 +2,50 @@ package daemon
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"sync/atomic"
 
 	"github.com/cane-cni/cane/cluster/kube"
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/ipam"
 )
+
+// clusterView holds the view this node acts on: fixed in static mode,
+// rebuilt from the watcher's caches on every change in Kubernetes mode.
+// Readers load it without locks; refresh replaces it whole.
+type clusterView struct {
+	v       atomic.Pointer[view]
+	watcher *kube.Watcher // nil in static (single-node) mode
+	node    string
+	log     *slog.Logger
+}
+
+func newClusterView(cfg Config, w *kube.Watcher, log *slog.Logger) *clusterView {
+	c := &clusterView{watcher: w, node: cfg.Node, log: log}
+	if w == nil {
+		c.v.Store(staticView(cfg))
+	} else {
+		c.v.Store(&view{Usable: map[string]bool{}})
+	}
+	return c
+}
+
+func (c *clusterView) load() *view { return c.v.Load() }
+
+// refresh rebuilds the view from the watcher's caches and hands the pools
+// to pools (IPAM), logging every object it leaves out.
+func (c *clusterView) refresh(pools func([]ipam.Pool) error) {
+	v, warnings := kubeView(c.watcher.View(), c.node)
+	for _, w := range warnings {
+		c.log.Warn("cluster object ignored", "why", w)
+	}
+	if err := pools(v.ipamPools()); err != nil {
+		c.log.Error("pools not applied", "err", err)
+	}
+	c.v.Store(v)
+}
 
 // view is the cluster state this node acts on. Static mode: from the
 // config file, once. Kubernetes mode: rebuilt on every watched change.

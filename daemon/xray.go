@@ -10,6 +10,7 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ipam"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
@@ -17,10 +18,10 @@ import (
 
 // XRay checks the whole node: OVS, bridge, ports, flows, addresses, veths
 // and MTU against what caned holds. Read-only.
-func (d *Daemon) XRay(ctx context.Context) api.XRay {
+func (i *inspector) XRay(ctx context.Context) api.XRay {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	x := api.XRay{Node: d.cfg.Node, OK: true}
+	x := api.XRay{Node: i.cfg.Node, OK: true}
 	check := func(name string, problems []string, okDetail string) {
 		c := api.Check{Name: name, OK: len(problems) == 0, Detail: okDetail}
 		if !c.OK {
@@ -29,37 +30,31 @@ func (d *Daemon) XRay(ctx context.Context) api.XRay {
 		}
 		x.Checks = append(x.Checks, c)
 	}
-	st := d.Status()
+	st := i.Status()
 	check("caned ready", problem(!st.Ready, "not ready: %s", st.Reason), fmt.Sprintf("flow round %d", st.Round))
-	db, err := d.ovsdb()
-	check("ovsdb-server reachable", problem(err != nil, "%v", err), d.cfg.OVSDB)
-	installed, ferr := d.of.Dump(ctx, d.cfg.Bridge, "")
-	check("ovs-vswitchd reachable", problem(ferr != nil, "%v", ferr), fmt.Sprintf("%d flows on %s", len(installed), d.cfg.Bridge))
+	db, err := i.sess.current()
+	check("ovsdb-server reachable", problem(err != nil, "%v", err), i.cfg.OVSDB)
+	installed, ferr := i.pipe.of.Dump(ctx, i.cfg.Bridge, of.Selector{})
+	check("ovs-vswitchd reachable", problem(ferr != nil, "%v", ferr), fmt.Sprintf("%d flows on %s", len(installed), i.cfg.Bridge))
 	if db == nil || ferr != nil {
 		return x
 	}
-	check("bridge", d.checkBridge(ctx, db), fmt.Sprintf("%s: fail_mode secure, %s datapath", d.cfg.Bridge, d.datapath.Load()))
-	ports, err := db.Ports(ctx, d.cfg.Bridge)
+	check("bridge", i.checkBridge(ctx, db), fmt.Sprintf("%s: fail_mode secure, %s datapath", i.cfg.Bridge, i.sess.dp()))
+	ports, err := db.Ports(ctx, i.cfg.Bridge)
 	if err != nil {
 		check("ports", []string{err.Error()}, "")
 		return x
 	}
-	d.mu.Lock()
-	atts := make(map[string]*attachment, len(d.attachments))
-	for h, a := range d.attachments {
-		atts[h] = a
-	}
-	desired := d.desiredLocked()
-	d.mu.Unlock()
-
-	check("node ports", d.checkNodePorts(ports), "tunnel and uplink as configured")
-	check("host port", d.checkHostPort(), fmt.Sprintf("%s up, a route for each of %d pools", hostPort, len(d.view.Load().Pools)))
-	check("ports match pods", checkPodPorts(ports, atts, d.cfg.Bridge), fmt.Sprintf("%d pod ports, each with its pod", len(atts)))
-	check("flows match desired", d.checkFlows(ctx, flows.WithRound(desired.All(), uint16(d.round.Load()))), fmt.Sprintf("%d flows as desired", len(installed)))
-	check("addresses match pods", d.checkAddresses(), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
-	check("blocks match the cluster", d.checkBlocks(), fmt.Sprintf("%d blocks, each a Block object of this node", len(d.ipam.Blocks())))
-	check("veths and MTU", d.checkVeths(atts), fmt.Sprintf("every pod veth present, MTU %d", d.mtu.Load()))
-	check("MAC tables and UDP drops", d.checkCounters(ctx), fmt.Sprintf("no MAC table %.0f%% full, nothing evicted or dropped since the monitor's last look", d.cfg.MACTableAlert))
+	atts := i.atts.byHandles()
+	desired := i.pipe.withRound(i.want.all().All())
+	check("node ports", i.checkNodePorts(ports), "tunnel and uplink as configured")
+	check("host port", i.checkHostPort(), fmt.Sprintf("%s up, a route for each of %d pools", hostPort, len(i.views.load().Pools)))
+	check("ports match pods", checkPodPorts(ports, atts, i.cfg.Bridge), fmt.Sprintf("%d pod ports, each with its pod", len(atts)))
+	check("flows match desired", i.checkFlows(ctx, desired), fmt.Sprintf("%d flows as desired", len(installed)))
+	check("addresses match pods", i.checkAddresses(), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
+	check("blocks match the cluster", i.checkBlocks(), fmt.Sprintf("%d blocks, each a Block object of this node", len(i.ipam.Blocks())))
+	check("veths and MTU", i.checkVeths(atts), fmt.Sprintf("every pod veth present, MTU %d", i.bridge.podMTUInForce()))
+	check("MAC tables and UDP drops", i.checkCounters(ctx), fmt.Sprintf("no MAC table %.0f%% full, nothing evicted or dropped since the monitor's last look", i.cfg.MACTableAlert))
 	return x
 }
 
@@ -71,28 +66,27 @@ func problem(bad bool, format string, args ...any) []string {
 	return []string{fmt.Sprintf(format, args...)}
 }
 
-func (d *Daemon) checkBridge(ctx context.Context, db *ovs.DB) []string {
-	b, err := db.Bridge(ctx, d.cfg.Bridge)
+func (i *inspector) checkBridge(ctx context.Context, db *ovs.DB) []string {
+	b, err := db.Bridge(ctx, i.cfg.Bridge)
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var p []string
 	p = append(p, problem(b.FailMode != "secure", "fail_mode is %q, want secure (standalone floods)", b.FailMode)...)
-	p = append(p, problem(b.DatapathType != d.datapath.Load(), "datapath %q, want %q", b.DatapathType, d.datapath.Load())...)
+	p = append(p, problem(b.DatapathType != i.sess.dp(), "datapath %q, want %q", b.DatapathType, i.sess.dp())...)
 	return p
 }
 
-func (d *Daemon) checkNodePorts(ports []ovs.PortInfo) []string {
+func (i *inspector) checkNodePorts(ports []ovs.PortInfo) []string {
 	byName := map[string]ovs.PortInfo{}
 	for _, p := range ports {
 		byName[p.Name] = p
 	}
-	want := map[string]int{hostPort: flows.HostOFPort}
-	if d.overlay() {
-		want[tunnelPort] = flows.TunnelOFPort
-	}
-	if d.uplink() {
-		want[uplinkPort] = flows.UplinkOFPort
+	want := map[string]int{}
+	for _, p := range i.bridge.wantPorts() {
+		if p.Bridge == i.cfg.Bridge {
+			want[p.Name] = p.OFPortRequest
+		}
 	}
 	var p []string
 	for name, ofport := range want {
@@ -105,8 +99,8 @@ func (d *Daemon) checkNodePorts(ports []ovs.PortInfo) []string {
 
 // checkHostPort: the node reaches its pods — the host port is up and
 // routes exactly the pools.
-func (d *Daemon) checkHostPort() []string {
-	up, routes, err := podnet.HostPortRoutes(d.hostNS, hostPort)
+func (i *inspector) checkHostPort() []string {
+	up, routes, err := podnet.HostPortRoutes(i.hostNS, hostPort)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -115,7 +109,7 @@ func (d *Daemon) checkHostPort() []string {
 	for _, r := range routes {
 		have[r] = true
 	}
-	for _, pool := range d.view.Load().Pools {
+	for _, pool := range i.views.load().Pools {
 		p = append(p, problem(!have[pool.CIDR.Masked()], "no route for pool %s (%s) through %s: the node cannot reach those pods", pool.Name, pool.CIDR, hostPort)...)
 		delete(have, pool.CIDR.Masked())
 	}
@@ -153,38 +147,38 @@ func checkPodPorts(ports []ovs.PortInfo, atts map[string]*attachment, bridge str
 }
 
 // checkFlows compares installed with desired flows, as OVS parses them.
-func (d *Daemon) checkFlows(ctx context.Context, desired []flows.Flow) []string {
-	missing, extra, err := d.of.Diff(ctx, d.cfg.Bridge, desired)
+func (i *inspector) checkFlows(ctx context.Context, desired []flows.Flow) []string {
+	missing, extra, err := i.pipe.of.Diff(ctx, i.cfg.Bridge, desired)
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var p []string
 	for _, f := range missing {
-		p = append(p, "missing: "+f)
+		p = append(p, "missing: "+f.String())
 	}
 	for _, f := range extra {
-		p = append(p, "extra: "+f)
+		p = append(p, "extra: "+f.String())
 	}
 	return p
 }
 
 // checkAddresses reports every leak (see Leaks): an address no pod on the
 // node holds, or a pod whose netns is gone.
-func (d *Daemon) checkAddresses() []string {
+func (i *inspector) checkAddresses() []string {
 	var p []string
-	for _, l := range d.Leaks() {
+	for _, l := range i.cni.Leaks() {
 		p = append(p, fmt.Sprintf("leaked address %s of %s (container %s): %s", l.IP, l.Pod, l.ContainerID, l.Why))
 	}
 	return p
 }
 
-func (d *Daemon) checkVeths(atts map[string]*attachment) []string {
-	ends, err := podnet.HostEnds(d.hostNS)
+func (i *inspector) checkVeths(atts map[string]*attachment) []string {
+	ends, err := podnet.HostEnds(i.hostNS)
 	if err != nil {
 		return []string{err.Error()}
 	}
 	var p []string
-	mtu := int(d.mtu.Load())
+	mtu := i.bridge.podMTUInForce()
 	for _, a := range atts {
 		got, ok := ends[a.port]
 		p = append(p, problem(!ok, "pod %s has no veth %s", podName(a.alloc), a.port)...)
@@ -198,8 +192,8 @@ func (d *Daemon) checkVeths(atts map[string]*attachment) []string {
 	return p
 }
 
-func (d *Daemon) checkCounters(ctx context.Context) []string {
-	c, err := d.Counters(ctx)
+func (i *inspector) checkCounters(ctx context.Context) []string {
+	c, err := i.mon.Counters(ctx)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -213,25 +207,25 @@ func (d *Daemon) checkCounters(ctx context.Context) []string {
 // checkBlocks compares the blocks IPAM holds with the cluster's Block
 // objects naming this node (Kubernetes mode; a local store is its own
 // truth).
-func (d *Daemon) checkBlocks() []string {
-	if d.watcher == nil {
+func (i *inspector) checkBlocks() []string {
+	if i.watcher == nil {
 		return nil
 	}
 	cluster := map[netip.Prefix]string{}
-	for _, b := range d.watcher.View().Blocks {
-		if b.Node == d.cfg.Node {
+	for _, b := range i.watcher.View().Blocks {
+		if b.Node == i.cfg.Node {
 			cluster[b.CIDR] = b.Pool
 		}
 	}
 	var p []string
-	for _, b := range d.ipam.Blocks() {
+	for _, b := range i.ipam.Blocks() {
 		pool, ok := cluster[b.CIDR]
-		p = append(p, problem(!ok, "block %s (%s) held here has no Block object of node %s", b.CIDR, b.Pool, d.cfg.Node)...)
+		p = append(p, problem(!ok, "block %s (%s) held here has no Block object of node %s", b.CIDR, b.Pool, i.cfg.Node)...)
 		p = append(p, problem(ok && pool != b.Pool, "block %s: pool %s here, %s in the cluster", b.CIDR, b.Pool, pool)...)
 		delete(cluster, b.CIDR)
 	}
 	for cidr, pool := range cluster {
-		p = append(p, fmt.Sprintf("Block object %s (%s) names node %s, which does not hold it", cidr, pool, d.cfg.Node))
+		p = append(p, fmt.Sprintf("Block object %s (%s) names node %s, which does not hold it", cidr, pool, i.cfg.Node))
 	}
 	sort.Strings(p)
 	return p

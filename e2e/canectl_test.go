@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ovs"
 )
 
@@ -179,12 +181,20 @@ func TestCanectl(t *testing.T) {
 		if len(fs) != 1 {
 			t.Fatalf("%s's Forward flows: %+v", prodB.Name, fs)
 		}
+		installed, err := node.OVS.OpenFlow().Dump(c, node.Config.Bridge, of.Selector{}.InTable(uint8(flows.Forward)))
+		if err != nil {
+			t.Fatal(err)
+		}
 		var b ovs.Bundle
-		b.DeleteStrict(flows.Flow{Table: flows.Forward, Priority: fs[0].Priority, Match: fs[0].Match})
+		for _, f := range installed {
+			if f.Priority == fs[0].Priority && slices.Contains(f.Matches, of.IPv4Dst(of.Host(prodB.IP))) {
+				b.DeleteStrict(f.Flow)
+			}
+		}
 		if err := node.OVS.OpenFlow().Apply(c, node.Config.Bridge, &b); err != nil {
 			t.Fatal(err)
 		}
-		wantXRay(t, node, "flows match desired", "missing: table=40")
+		wantXRay(t, node, "flows match desired", "table=40, priority=200,ip,nw_dst="+prodB.IP.String())
 		restartCaned(t, c, node) // reconcile puts it back
 		wantXRay(t, node, "", "")
 	})

@@ -8,6 +8,7 @@ import (
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 )
 
 // waitUntil polls cond every 10ms and returns how long it took to hold.
@@ -35,7 +36,7 @@ func TestNodeJoinLeave(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	count := func(n *testbed.Node, sel string) int {
+	count := func(n *testbed.Node, sel of.Selector) int {
 		fs, err := n.OVS.OpenFlow().Dump(c, "br-int", sel)
 		if err != nil {
 			t.Fatal(err)
@@ -49,7 +50,7 @@ func TestNodeJoinLeave(t *testing.T) {
 		}
 		return s
 	}
-	flowsBefore, roundBefore := count(nodes[0], ""), status(nodes[0]).Round
+	flowsBefore, roundBefore := count(nodes[0], of.Selector{}), status(nodes[0]).Round
 
 	node3, err := tb.JoinNode(c, cp, "node3", 3, nil)
 	if err != nil {
@@ -62,11 +63,11 @@ func TestNodeJoinLeave(t *testing.T) {
 	}
 	sel := flows.NodeCookie(node3.VTEP)
 	took := waitUntil(t, time.Second, "node1 routes to node3's block", func() bool {
-		return count(nodes[0], "table=40,"+sel) == 1
+		return count(nodes[0], sel.InTable(uint8(flows.Forward))) == 1
 	})
 	t.Logf("node1 routed to node3's new block %s after the ADD on node3", took.Round(time.Millisecond))
 	expect(t, true, 7700, [2]*testbed.Pod{prod1, prod3}, [2]*testbed.Pod{prod3, prod2})
-	if added := count(nodes[0], "") - flowsBefore; added != 2 {
+	if added := count(nodes[0], of.Selector{}) - flowsBefore; added != 2 {
 		t.Errorf("node1 has %d more flows after node3 joined with one block, want 2 (tunnel admit + block route)", added)
 	}
 	if r := status(nodes[0]).Round; r != roundBefore {
@@ -78,7 +79,7 @@ func TestNodeJoinLeave(t *testing.T) {
 	}
 	took = waitUntil(t, time.Second, "node1 forgets node3", func() bool { return count(nodes[0], sel) == 0 })
 	t.Logf("node1 removed node3's flows %s after its Node object was deleted", took.Round(time.Millisecond))
-	if n := count(nodes[0], ""); n != flowsBefore {
+	if n := count(nodes[0], of.Selector{}); n != flowsBefore {
 		t.Errorf("node1 has %d flows after node3 left, %d before it joined", n, flowsBefore)
 	}
 

@@ -18,6 +18,7 @@ import (
 	"github.com/cane-cni/cane/cluster/kube"
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/containernetworking/cni/pkg/types"
 	"github.com/containernetworking/plugins/pkg/ns"
 )
@@ -100,15 +101,15 @@ func TestMultiNode(t *testing.T) {
 	})
 
 	t.Run("same domain reaches across nodes", func(t *testing.T) {
-		tunnel, _ := nodes[1].Packets(c, "table=0,in_port=1")
-		uplink, _ := nodes[2].Packets(c, "table=0,in_port=2")
+		tunnel, _ := nodes[1].Packets(c, of.Selector{}.InTable(0), of.InPort(1))
+		uplink, _ := nodes[2].Packets(c, of.Selector{}.InTable(0), of.InPort(2))
 		expect(t, true, 7200, [][2]*testbed.Pod{{prod1, prod2}, {prod2, prod3}, {prod3, prod1}, {test2, test1}, {legacy1, legacy3}, {legacy3, legacy1}}...)
 		// The traffic really crossed: node2 took packets from the tunnel,
 		// node3 tagged ones from the uplink.
-		if after, _ := nodes[1].Packets(c, "table=0,in_port=1"); after <= tunnel {
+		if after, _ := nodes[1].Packets(c, of.Selector{}.InTable(0), of.InPort(1)); after <= tunnel {
 			t.Errorf("node2 received nothing from the tunnel (%d -> %d)", tunnel, after)
 		}
-		if after, _ := nodes[2].Packets(c, "table=0,in_port=2"); after <= uplink {
+		if after, _ := nodes[2].Packets(c, of.Selector{}.InTable(0), of.InPort(2)); after <= uplink {
 			t.Errorf("node3 received nothing from the uplink (%d -> %d)", uplink, after)
 		}
 	})

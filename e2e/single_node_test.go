@@ -203,7 +203,7 @@ func assertOnly(t *testing.T, c context.Context, node *testbed.Node, want ...*te
 	if allocated != len(want) {
 		t.Errorf("%d addresses allocated, want %d", allocated, len(want))
 	}
-	fs, err := node.OVS.OpenFlow().Dump(c, node.Config.Bridge, flows.NewCookie(0, flows.KindPod, 0, 0).Match(0xff<<40))
+	fs, err := node.OVS.OpenFlow().Dump(c, node.Config.Bridge, flows.NewCookie(0, flows.KindPod, 0, 0).Select(0xff<<40))
 	if wantFlows := len(want) * len(flows.PodFlows(flows.Pod{})); err != nil || len(fs) != wantFlows {
 		t.Errorf("%d pod flows, want %d (%v)", len(fs), wantFlows, err)
 	}

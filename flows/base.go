@@ -1,6 +1,11 @@
 package flows
 
-import "fmt"
+import (
+	"net"
+	"net/netip"
+
+	"github.com/cane-cni/cane/flows/of"
+)
 
 // Base returns the pipeline skeleton for a node: default drops with their
 // reasons, the gateway ARP answers, and the domain policy between pools.
@@ -57,78 +62,93 @@ func peered(ds []Domain, a, b string) bool {
 // classifierDefault drops anything from a port that is not a known source
 // (the bridge's own port, a stray port).
 func classifierDefault() Flow {
-	return drop(Classifier, 0, ReasonUnknownSource, "")
+	return drop(Classifier, ClassifierDefault, ReasonUnknownSource)
 }
 
 // spoofGuardTagged drops 802.1Q-tagged frames from pods: a pod must not be
 // able to put itself on a VLAN.
 func spoofGuardTagged() Flow {
-	return drop(SpoofGuard, 300, ReasonSpoof, "vlan_tci=0x1000/0x1000")
+	return drop(SpoofGuard, SpoofGuardTagged, ReasonSpoof).Match(of.VLANTCI(0x1000, 0x1000))
 }
 
 // spoofGuardDefault drops what no pod's own MAC/IP pair allowed.
 func spoofGuardDefault() Flow {
-	return drop(SpoofGuard, 0, ReasonSpoof, "")
+	return drop(SpoofGuard, SpoofGuardDefault, ReasonSpoof)
 }
 
 // arpResponderPassIP sends IP traffic on to the domain policy.
 func arpResponderPassIP() Flow {
-	return Flow{Table: ARPResponder, Priority: 10, Cookie: NewCookie(0, KindBase, 0, 0), Match: "ip", Actions: gotoTable(DomainPolicy)}
+	return base(ARPResponder, ARPPassIP).Proto(of.ProtoIP).Do(gotoTable(DomainPolicy))
 }
 
 // arpResponderDefault drops ARP nobody answers: replies (we never ask),
 // requests for other domains' or unknown addresses. Nothing is flooded.
 func arpResponderDefault() Flow {
-	return drop(ARPResponder, 0, ReasonNoRoute, "")
+	return drop(ARPResponder, ARPDefault, ReasonNoRoute)
+}
+
+// arpRequest is an ARP request from domain vni for an address in p.
+func arpRequest(f Flow, vni uint32, p netip.Prefix) Flow {
+	return f.Proto(of.ProtoARP).Match(RegDomain.Match(vni), of.ARPTPA(p), of.ARPOp(1))
 }
 
 // arpResponderGateway answers "who has <gateway>" from pods of the pool's
 // domain with the node's gateway MAC.
 func arpResponderGateway(vni uint32, p Pool, n Node) Flow {
-	return Flow{
-		Table: ARPResponder, Priority: 200, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match:   fmt.Sprintf("arp,%s=%#x,arp_tpa=%s,arp_op=1", RegDomain, vni, p.Gateway),
-		Actions: arpReply(n.GatewayMAC.String(), p.Gateway.String()),
-	}
+	return arpRequest(base(ARPResponder, ARPGateway), vni, of.Host(p.Gateway)).Do(arpReply(n.GatewayMAC, p.Gateway)...)
 }
 
 // arpReply turns the request into a reply from mac/ip and sends it back
-// out of the port it came in on. Actions are written the way OVS prints
-// them back (set_field), so desired and installed flows compare equal.
-func arpReply(mac, ip string) string {
-	return "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:" + mac + "->eth_src" +
-		",set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]" +
-		",move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:" + mac + "->arp_sha" +
-		",set_field:" + ip + "->arp_spa,IN_PORT"
+// out of the port it came in on.
+func arpReply(mac net.HardwareAddr, ip netip.Addr) []of.Action {
+	return []of.Action{
+		move(of.FieldEthSrc, of.FieldEthDst),
+		of.Set(of.EthSrc(mac)),
+		of.Set(of.ARPOp(2)),
+		move(of.FieldARPSHA, of.FieldARPTHA),
+		move(of.FieldARPSPA, of.FieldARPTPA),
+		of.Set(of.ARPSHA(mac)),
+		of.Set(of.ARPSPA(of.Host(ip))),
+		of.Output{Port: of.PortInPort},
+	}
+}
+
+// move copies the whole of field src into dst.
+func move(src, dst of.FieldID) of.Action { return of.Move{Src: of.Whole(src), Dst: of.Whole(dst)} }
+
+// swapARPAddresses swaps the ARP source and target addresses through
+// RegScratch (the asked address becomes the answer's source).
+func swapARPAddresses() []of.Action {
+	return []of.Action{
+		of.Move{Src: of.Whole(of.FieldARPTPA), Dst: RegScratch.Subfield()},
+		move(of.FieldARPSPA, of.FieldARPTPA),
+		of.Move{Src: RegScratch.Subfield(), Dst: of.Whole(of.FieldARPSPA)},
+	}
 }
 
 // domainPolicyAllow lets traffic from domain vni into pool p (its own
 // domain's pool or a peered domain's).
 func domainPolicyAllow(vni uint32, p Pool) Flow {
-	return Flow{
-		Table: DomainPolicy, Priority: 200, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match:   fmt.Sprintf("ip,%s=%#x,nw_dst=%s", RegDomain, vni, p.CIDR),
-		Actions: gotoTable(Forward),
-	}
+	return base(DomainPolicy, PolicyAllow).Proto(of.ProtoIP).Match(RegDomain.Match(vni), of.IPv4Dst(p.CIDR)).Do(gotoTable(Forward))
 }
 
 // domainPolicyIsolation drops traffic into pool p from any domain that
 // domainPolicyAllow did not let through.
 func domainPolicyIsolation(p Pool) Flow {
-	return drop(DomainPolicy, 100, ReasonIsolation, fmt.Sprintf("ip,nw_dst=%s", p.CIDR))
+	return drop(DomainPolicy, PolicyIsolation, ReasonIsolation).Proto(of.ProtoIP).Match(of.IPv4Dst(p.CIDR))
 }
 
 // domainPolicyDefault drops IP traffic to addresses outside every pool.
 func domainPolicyDefault() Flow {
-	return drop(DomainPolicy, 0, ReasonNoRoute, "")
+	return drop(DomainPolicy, PolicyDefault, ReasonNoRoute)
 }
 
 // forwardDefault drops traffic to pool addresses no pod holds.
 func forwardDefault() Flow {
-	return drop(Forward, 0, ReasonNoRoute, "")
+	return drop(Forward, ForwardDefault, ReasonNoRoute)
 }
 
-// outputToReg sends the packet to the port Forward put in reg1.
+// outputToReg sends the packet to the port Forward put in RegOutPort.
 func outputToReg() Flow {
-	return Flow{Table: Output, Priority: 0, Cookie: NewCookie(0, KindBase, 0, 0), Actions: "output:NXM_NX_REG1[]"}
+	return base(Output, OutputDefault).Do(of.OutputReg{Src: RegOutPort.Subfield()})
 }

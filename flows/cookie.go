@@ -1,6 +1,10 @@
 package flows
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/cane-cni/cane/flows/of"
+)
 
 // Cookie is the 64-bit OpenFlow cookie every Cane flow carries:
 //
@@ -71,7 +75,6 @@ func (c Cookie) Object() uint32 { return uint32(c) }
 // String is the cookie in ovs-ofctl syntax.
 func (c Cookie) String() string { return fmt.Sprintf("%#x", uint64(c)) }
 
-// Match is the ovs-ofctl "cookie=value/mask" selector for the bits in mask.
-func (c Cookie) Match(mask Cookie) string {
-	return fmt.Sprintf("cookie=%#x/%#x", uint64(c&mask), uint64(mask))
-}
+// Select picks the flows whose cookie has c's bits under mask, in any
+// table (the switch filters: dumps and deletes by cookie).
+func (c Cookie) Select(mask Cookie) of.Selector { return of.CookieSelector(uint64(c), uint64(mask)) }

@@ -1,51 +1,45 @@
 package flows
 
 import (
-	"fmt"
 	"sort"
-	"strings"
+
+	"github.com/cane-cni/cane/flows/of"
 )
 
-// Flow is one OpenFlow flow in ovs-ofctl syntax.
-type Flow struct {
-	Table    Table
-	Priority uint16
-	Cookie   Cookie
-	Match    string // ovs-ofctl match fields, e.g. "ip,in_port=5"; empty matches all
-	Actions  string // ovs-ofctl actions, e.g. "goto_table:10" or "drop"
+// Flow is one OpenFlow flow as a typed value (flows/of): table, priority,
+// cookie, protocol, matches, actions. Its String() is what ovs-ofctl
+// dump-flows prints.
+type Flow = of.Flow
+
+// Key is a flow's identity in OVS (table, priority, match).
+type Key = of.Key
+
+// flow starts a flow of table t at priority p with cookie c.
+func flow(t Table, p Priority, c Cookie) Flow { return of.NewFlow(uint8(t), uint16(p), uint64(c)) }
+
+// drop starts a drop flow: it has no actions, and its cookie names why.
+func drop(t Table, p Priority, reason Reason) Flow {
+	return flow(t, p, NewCookie(0, KindBase, reason, 0))
 }
 
-// String renders the flow as an ovs-ofctl add-flow line.
-func (f Flow) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "table=%d,priority=%d,cookie=%s", f.Table, f.Priority, f.Cookie)
-	if f.Match != "" {
-		b.WriteString(",")
-		b.WriteString(f.Match)
-	}
-	b.WriteString(" actions=")
-	b.WriteString(f.Actions)
-	return b.String()
-}
+// base starts a base-pipeline flow that drops nothing.
+func base(t Table, p Priority) Flow { return flow(t, p, NewCookie(0, KindBase, 0, 0)) }
 
-// Key identifies a flow in OVS: the same key replaces an existing flow.
-func (f Flow) Key() string {
-	return fmt.Sprintf("table=%d,priority=%d,%s", f.Table, f.Priority, f.Match)
-}
+func gotoTable(t Table) of.Action { return of.Goto{Table: uint8(t)} }
 
-// Strings renders a flow set, sorted by table then key, for stable output.
+// TableOf is the flow's table.
+func TableOf(f Flow) Table { return Table(f.Table) }
+
+// CookieOf is the flow's cookie, with its layout.
+func CookieOf(f Flow) Cookie { return Cookie(f.Cookie) }
+
+// Strings renders a flow set, one flow a line as OVS prints it, sorted.
 func Strings(fs []Flow) []string {
-	sorted := append([]Flow(nil), fs...)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		if sorted[i].Table != sorted[j].Table {
-			return sorted[i].Table < sorted[j].Table
-		}
-		return sorted[i].Key() < sorted[j].Key()
-	})
-	out := make([]string, len(sorted))
-	for i, f := range sorted {
+	out := make([]string, len(fs))
+	for i, f := range fs {
 		out[i] = f.String()
 	}
+	sort.Strings(out)
 	return out
 }
 
@@ -53,14 +47,8 @@ func Strings(fs []Flow) []string {
 func WithRound(fs []Flow, round uint16) []Flow {
 	out := make([]Flow, len(fs))
 	for i, f := range fs {
-		f.Cookie = f.Cookie&^RoundMask | Cookie(round)<<48
+		f.Cookie = uint64(Cookie(f.Cookie)&^RoundMask | Cookie(round)<<48)
 		out[i] = f
 	}
 	return out
 }
-
-func drop(t Table, prio uint16, reason Reason, match string) Flow {
-	return Flow{Table: t, Priority: prio, Cookie: NewCookie(0, KindBase, reason, 0), Match: match, Actions: "drop"}
-}
-
-func gotoTable(t Table) string { return fmt.Sprintf("goto_table:%d", t) }

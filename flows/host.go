@@ -1,6 +1,10 @@
 package flows
 
-import "fmt"
+import (
+	"net/netip"
+
+	"github.com/cane-cni/cane/flows/of"
+)
 
 // The node's own network stack reaches pods through the host port, an
 // internal port on the bridge (HostOFPort) with a route per pool via the
@@ -22,22 +26,18 @@ const HostDomain uint32 = 1 << 24
 
 // hostBase is the part of Base that exists only with a host port.
 func hostBase(n Node) []Flow {
-	base := NewCookie(0, KindBase, 0, 0)
 	fs := []Flow{
-		{Table: Classifier, Priority: 200, Cookie: base, Match: fmt.Sprintf("in_port=%d", HostOFPort),
-			Actions: fmt.Sprintf("set_field:%#x->%s,%s", HostDomain, RegDomain, gotoTable(SpoofGuard))},
-		{Table: SpoofGuard, Priority: 200, Cookie: base, Match: fmt.Sprintf("in_port=%d", HostOFPort), Actions: gotoTable(ARPResponder)},
-		{Table: DomainPolicy, Priority: 10, Cookie: base, Match: "ip",
-			Actions: fmt.Sprintf("set_field:%s->eth_src,set_field:%s->eth_dst,set_field:%#x->%s,%s", n.GatewayMAC, n.HostMAC, HostOFPort, RegOutPort, gotoTable(Output))},
-		drop(DomainPolicy, 20, ReasonNoRoute, fmt.Sprintf("ip,in_port=%d", HostOFPort)),
-		// The node reaches its own pods only (forwardPod outranks this).
-		drop(Forward, 150, ReasonNoRoute, fmt.Sprintf("ip,%s=%#x", RegDomain, HostDomain)),
+		classifierHost(),
+		spoofGuardHost(),
+		domainPolicyToHost(n),
+		domainPolicyNoTransit(HostOFPort),
+		forwardHostOnly(),
 	}
 	if n.Overlay {
-		fs = append(fs, drop(DomainPolicy, 20, ReasonNoRoute, fmt.Sprintf("ip,in_port=%d", TunnelOFPort)))
+		fs = append(fs, domainPolicyNoTransit(TunnelOFPort))
 	}
 	if n.Uplink {
-		fs = append(fs, drop(DomainPolicy, 20, ReasonNoRoute, fmt.Sprintf("ip,in_port=%d", UplinkOFPort)))
+		fs = append(fs, domainPolicyNoTransit(UplinkOFPort))
 	}
 	vni := map[string]uint32{}
 	for _, d := range n.Domains {
@@ -45,44 +45,70 @@ func hostBase(n Node) []Flow {
 	}
 	for _, p := range n.Pools {
 		fs = append(fs,
-			hostSource(vni[p.Domain], Pool{CIDR: p.CIDR}, 210),
-			arpResponderHost(p, n),
-			domainPolicyAllow(HostDomain, p))
+			hostSource(vni[p.Domain], p.CIDR, ClassifierHostPool),
+			arpResponderHost(p.CIDR, n, ARPPoolAnswer),
+			domainPolicyAllow(HostDomain, Pool{CIDR: p.CIDR}))
 	}
 	return fs
 }
 
-// arpResponderHost answers the node's "who has <address>" for any address
-// of pool p with the gateway MAC: its routes to pools are on-link, and the
-// pipeline routes by address from there.
-func arpResponderHost(p Pool, n Node) Flow {
-	return Flow{
-		Table: ARPResponder, Priority: 100, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match: fmt.Sprintf("arp,%s=%#x,arp_tpa=%s,arp_op=1", RegDomain, HostDomain, p.CIDR),
-		Actions: "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:" + n.GatewayMAC.String() + "->eth_src" +
-			",set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],set_field:" + n.GatewayMAC.String() + "->arp_sha" +
-			",move:NXM_OF_ARP_TPA[]->NXM_NX_REG2[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],move:NXM_NX_REG2[]->NXM_OF_ARP_SPA[]" +
-			",IN_PORT",
-	}
+// classifierHost marks the node's own packets as the host domain.
+func classifierHost() Flow {
+	return base(Classifier, ClassifierPort).Match(of.InPort(HostOFPort)).Do(RegDomain.Set(HostDomain), gotoTable(SpoofGuard))
 }
 
-// hostSource classifies packets the node forwards from addresses of p as
-// p's domain (vni).
-func hostSource(vni uint32, p Pool, prio uint16) Flow {
-	return Flow{
-		Table: Classifier, Priority: prio, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match:   fmt.Sprintf("ip,in_port=%d,nw_src=%s", HostOFPort, p.CIDR),
-		Actions: fmt.Sprintf("set_field:%#x->%s,%s", vni, RegDomain, gotoTable(SpoofGuard)),
+// spoofGuardHost passes the node's packets: the node is trusted.
+func spoofGuardHost() Flow {
+	return base(SpoofGuard, SpoofGuardPort).Match(of.InPort(HostOFPort)).Do(gotoTable(ARPResponder))
+}
+
+// domainPolicyToHost sends pods' packets for addresses outside every pool
+// to the node, from the gateway's MAC to the host port's.
+func domainPolicyToHost(n Node) Flow {
+	return base(DomainPolicy, PolicyToHost).Proto(of.ProtoIP).Do(
+		of.Set(of.EthSrc(n.GatewayMAC)), of.Set(of.EthDst(n.HostMAC)), RegOutPort.Set(HostOFPort), gotoTable(Output))
+}
+
+// domainPolicyNoTransit drops packets from port (the tunnel, the uplink,
+// the host) for addresses outside every pool: the node is no transit.
+func domainPolicyNoTransit(port uint32) Flow {
+	return drop(DomainPolicy, PolicyNoHostTransit, ReasonNoRoute).Proto(of.ProtoIP).Match(of.InPort(port))
+}
+
+// forwardHostOnly drops the host domain's packets to anything but a local
+// pod (forwardPod outranks it): the tunnel carries domains only.
+func forwardHostOnly() Flow {
+	return drop(Forward, ForwardHostOnly, ReasonNoRoute).Proto(of.ProtoIP).Match(RegDomain.Match(HostDomain))
+}
+
+// arpResponderHost answers the node's "who has <address>" for any address
+// of block with the gateway MAC: its routes to pools are on-link, and the
+// pipeline routes by address from there.
+func arpResponderHost(block netip.Prefix, n Node, prio Priority) Flow {
+	as := []of.Action{
+		move(of.FieldEthSrc, of.FieldEthDst),
+		of.Set(of.EthSrc(n.GatewayMAC)),
+		of.Set(of.ARPOp(2)),
+		move(of.FieldARPSHA, of.FieldARPTHA),
+		of.Set(of.ARPSHA(n.GatewayMAC)),
 	}
+	as = append(as, swapARPAddresses()...)
+	return arpRequest(base(ARPResponder, prio), HostDomain, block).Do(append(as, of.Output{Port: of.PortInPort})...)
+}
+
+// hostSource classifies packets the node forwards from addresses of block
+// as the domain vni.
+func hostSource(vni uint32, block netip.Prefix, prio Priority) Flow {
+	return base(Classifier, prio).Proto(of.ProtoIP).Match(of.InPort(HostOFPort), of.IPv4Src(block)).Do(RegDomain.Set(vni), gotoTable(SpoofGuard))
 }
 
 // hostLent lets the node resolve and reach the borrower's pods in a lent
-// block (above its seal), and
-// classifies what it forwards from them as the borrower's.
-func hostLent(n Node, borrower Domain, block Pool) []Flow {
+// block (above its seal), and classifies what it forwards from them as
+// the borrower's.
+func hostLent(n Node, borrower Domain, block netip.Prefix) []Flow {
 	return []Flow{
-		hostSource(borrower.VNI, block, 220),
-		withPriority(arpResponderHost(block, n), 150),
-		withPriority(domainPolicyAllow(HostDomain, block), 250),
+		hostSource(borrower.VNI, block, ClassifierHostLent),
+		arpResponderHost(block, n, ARPLentAnswer),
+		withPriority(domainPolicyAllow(HostDomain, Pool{CIDR: block}), PolicyLentAllow),
 	}
 }

@@ -1,8 +1,9 @@
 package flows
 
 import (
-	"fmt"
 	"net/netip"
+
+	"github.com/cane-cni/cane/flows/of"
 )
 
 // LentBlock is a block of a lender's pool lent to another domain for a
@@ -33,25 +34,36 @@ func lentFlows(n Node, lb LentBlock) []Flow {
 	if borrower.VNI == 0 || !pool.CIDR.IsValid() || borrower.VLAN != 0 {
 		return nil // unknown borrower or pool, or a VLAN domain: no lending
 	}
-	block := Pool{Name: lb.Pool, CIDR: lb.CIDR}
 	fs := []Flow{
-		drop(DomainPolicy, 240, ReasonIsolation, fmt.Sprintf("ip,nw_dst=%s", lb.CIDR)),
-		drop(ARPResponder, 140, ReasonIsolation, fmt.Sprintf("arp,arp_tpa=%s,arp_op=1", lb.CIDR)),
-		withPriority(arpResponderPool(borrower.VNI, block), 150),
+		domainPolicyLentSeal(lb.CIDR),
+		arpResponderLentSeal(lb.CIDR),
+		withPriority(arpResponderPool(borrower.VNI, Pool{Name: lb.Pool, CIDR: lb.CIDR}), ARPLentAnswer),
 		arpResponderGateway(borrower.VNI, pool, n),
 	}
 	for _, d := range n.Domains {
 		if d.Name == borrower.Name || peered(n.Domains, d.Name, borrower.Name) {
-			fs = append(fs, withPriority(domainPolicyAllow(d.VNI, block), 250))
+			fs = append(fs, withPriority(domainPolicyAllow(d.VNI, Pool{CIDR: lb.CIDR}), PolicyLentAllow))
 		}
 	}
 	if n.Host {
-		fs = append(fs, hostLent(n, borrower, block)...)
+		fs = append(fs, hostLent(n, borrower, lb.CIDR)...)
 	}
 	return fs
 }
 
-func withPriority(f Flow, p uint16) Flow {
-	f.Priority = p
+// domainPolicyLentSeal drops traffic into a lent block from everyone the
+// lent-block allows did not let through (the lender's pods included).
+func domainPolicyLentSeal(block netip.Prefix) Flow {
+	return drop(DomainPolicy, PolicyLentSeal, ReasonIsolation).Proto(of.ProtoIP).Match(of.IPv4Dst(block))
+}
+
+// arpResponderLentSeal drops ARP requests for a lent block's addresses
+// that the borrower's answer did not take: the lender cannot resolve them.
+func arpResponderLentSeal(block netip.Prefix) Flow {
+	return drop(ARPResponder, ARPLentSeal, ReasonIsolation).Proto(of.ProtoARP).Match(of.ARPTPA(block), of.ARPOp(1))
+}
+
+func withPriority(f Flow, p Priority) Flow {
+	f.Priority = uint16(p)
 	return f
 }

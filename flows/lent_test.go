@@ -22,15 +22,15 @@ func TestLentBlockFlows(t *testing.T) {
 		},
 	}
 	want := []string{
-		"table=30,priority=250,cookie=0x10000000000,ip,reg0=0x64,nw_dst=198.19.1.16/28 actions=goto_table:40",
-		"table=30,priority=250,cookie=0x10000000000,ip,reg0=0x12c,nw_dst=198.19.1.16/28 actions=goto_table:40", // peer of the borrower
-		"table=30,priority=240,cookie=0x10200000000,ip,nw_dst=198.19.1.16/28 actions=drop",
-		"table=20,priority=140,cookie=0x10200000000,arp,arp_tpa=198.19.1.16/28,arp_op=1 actions=drop",
-		"table=20,priority=150,cookie=0x10000000000,arp,reg0=0x64,arp_tpa=198.19.1.16/28,arp_op=1 actions=move:NXM_OF_ETH_SRC[]",
-		"table=20,priority=200,cookie=0x10000000000,arp,reg0=0x64,arp_tpa=198.19.1.1,arp_op=1 actions=",
+		"cookie=0x10000000000, table=30, priority=250,ip,reg0=0x64,nw_dst=198.19.1.16/28 actions=goto_table:40",
+		"cookie=0x10000000000, table=30, priority=250,ip,reg0=0x12c,nw_dst=198.19.1.16/28 actions=goto_table:40", // peer of the borrower
+		"cookie=0x10200000000, table=30, priority=240,ip,nw_dst=198.19.1.16/28 actions=drop",
+		"cookie=0x10200000000, table=20, priority=140,arp,arp_tpa=198.19.1.16/28,arp_op=1 actions=drop",
+		"cookie=0x10000000000, table=20, priority=150,arp,reg0=0x64,arp_tpa=198.19.1.16/28,arp_op=1 actions=move:NXM_OF_ETH_SRC[]",
+		"cookie=0x10000000000, table=20, priority=200,arp,reg0=0x64,arp_tpa=198.19.1.1,arp_op=1 actions=",
 	}
 	var all []string
-	keys := map[string]int{}
+	keys := map[Key]int{}
 	for _, f := range n.All() {
 		all = append(all, f.String())
 		keys[f.Key()]++

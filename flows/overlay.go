@@ -1,8 +1,10 @@
 package flows
 
 import (
-	"fmt"
+	"net"
 	"net/netip"
+
+	"github.com/cane-cni/cane/flows/of"
 )
 
 // overlayBase is the part of Base that exists only with a tunnel port.
@@ -51,8 +53,8 @@ func RemoteFlows(n Node, r RemoteNode) []Flow {
 }
 
 // NodeCookie selects all flows of the remote node with this VTEP, any round.
-func NodeCookie(vtep netip.Addr) string {
-	return NewCookie(0, KindNode, 0, addr32(vtep)).Match(ObjectMask)
+func NodeCookie(vtep netip.Addr) of.Selector {
+	return NewCookie(0, KindNode, 0, addr32(vtep)).Select(ObjectMask)
 }
 
 func nodeCookie(r RemoteNode) Cookie { return NewCookie(0, KindNode, 0, addr32(r.VTEP)) }
@@ -65,83 +67,80 @@ func addr32(a netip.Addr) uint32 {
 // classifierTunnel admits tunnel packets whose outer source is a known
 // node's VTEP; TunnelVNI then checks the VNI.
 func classifierTunnel(r RemoteNode) Flow {
-	return Flow{
-		Table: Classifier, Priority: 200, Cookie: nodeCookie(r),
-		Match:   fmt.Sprintf("tun_src=%s,in_port=%d", r.VTEP, TunnelOFPort),
-		Actions: gotoTable(TunnelVNI),
-	}
+	return flow(Classifier, ClassifierPort, nodeCookie(r)).Match(of.TunSrc(of.Host(r.VTEP)), of.InPort(TunnelOFPort)).Do(gotoTable(TunnelVNI))
 }
 
 // classifierTunnelDefault drops tunnel packets from unknown VTEPs: an
 // underlay host forging VXLAN gets nowhere.
 func classifierTunnelDefault() Flow {
-	return drop(Classifier, 100, ReasonUnknownVNI, fmt.Sprintf("in_port=%d", TunnelOFPort))
+	return drop(Classifier, ClassifierPortDrop, ReasonUnknownVNI).Match(of.InPort(TunnelOFPort))
 }
 
 // tunnelVNI sets the source domain of a tunnel packet from its VNI, and
 // skips the pod-only tables (the sender's node checked spoofing).
 func tunnelVNI(d Domain) Flow {
-	return Flow{
-		Table: TunnelVNI, Priority: 200, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match:   fmt.Sprintf("tun_id=%#x", d.VNI),
-		Actions: fmt.Sprintf("set_field:%#x->%s,%s", d.VNI, RegDomain, gotoTable(DomainPolicy)),
-	}
+	return base(TunnelVNI, TunnelVNIKnown).Match(of.TunID(uint64(d.VNI))).Do(RegDomain.Set(d.VNI), gotoTable(DomainPolicy))
 }
 
 // tunnelVNIDefault drops tunnel packets with a VNI no domain has.
 func tunnelVNIDefault() Flow {
-	return drop(TunnelVNI, 0, ReasonUnknownVNI, "")
+	return drop(TunnelVNI, TunnelVNIDefault, ReasonUnknownVNI)
 }
 
 // classifierUplink admits frames from the underlay uplink only with a VLAN
 // domain's tag; the tag is removed and names the source domain.
 func classifierUplink(d Domain) Flow {
-	return Flow{
-		Table: Classifier, Priority: 200, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match:   fmt.Sprintf("in_port=%d,dl_vlan=%d", UplinkOFPort, d.VLAN),
-		Actions: fmt.Sprintf("pop_vlan,set_field:%#x->%s,%s", d.VNI, RegDomain, gotoTable(DomainPolicy)),
-	}
+	return base(Classifier, ClassifierPort).Match(of.InPort(UplinkOFPort), of.DLVLAN(d.VLAN)).Do(
+		of.PopVLAN{}, RegDomain.Set(d.VNI), gotoTable(DomainPolicy))
 }
 
 // classifierUplinkDefault drops untagged or unknown-tag frames from the uplink.
 func classifierUplinkDefault() Flow {
-	return drop(Classifier, 100, ReasonUnknownVNI, fmt.Sprintf("in_port=%d", UplinkOFPort))
+	return drop(Classifier, ClassifierPortDrop, ReasonUnknownVNI).Match(of.InPort(UplinkOFPort))
 }
+
+// podMACPrefix is the 0a:58 of every pod MAC (0a:58 + IPv4), as a value
+// and mask over the 16 bits above the address.
+var (
+	podMACPrefix     = net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 0}
+	podMACPrefixMask = net.HardwareAddr{0xff, 0xff, 0, 0, 0, 0}
+)
 
 // arpResponderPool answers "who has <address>" for any address of a pool,
 // from pods of the pool's domain, with the MAC Cane gives that address
 // (0a:58 + IPv4): local and remote pods alike, with no per-pod flow.
 // The gateway's own, higher-priority flow wins for the gateway address.
 func arpResponderPool(vni uint32, p Pool) Flow {
-	return Flow{
-		Table: ARPResponder, Priority: 100, Cookie: NewCookie(0, KindBase, 0, 0),
-		Match: fmt.Sprintf("arp,%s=%#x,arp_tpa=%s,arp_op=1", RegDomain, vni, p.CIDR),
-		Actions: "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]" +
-			",set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_src,move:NXM_OF_ARP_TPA[]->NXM_OF_ETH_SRC[0..31]" +
-			",set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ETH_SRC[]->NXM_NX_ARP_SHA[]" +
-			",move:NXM_OF_ARP_TPA[]->NXM_NX_REG2[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],move:NXM_NX_REG2[]->NXM_OF_ARP_SPA[]" +
-			",IN_PORT",
+	as := []of.Action{
+		move(of.FieldEthSrc, of.FieldEthDst),
+		of.Set(of.EthSrcMasked(podMACPrefix, podMACPrefixMask)),
+		of.Move{Src: of.Whole(of.FieldARPTPA), Dst: of.Bits(of.FieldEthSrc, 0, 31)},
+		of.Set(of.ARPOp(2)),
+		move(of.FieldARPSHA, of.FieldARPTHA),
+		move(of.FieldEthSrc, of.FieldARPSHA),
 	}
+	as = append(as, swapARPAddresses()...)
+	return arpRequest(base(ARPResponder, ARPPoolAnswer), vni, p.CIDR).Do(append(as, of.Output{Port: of.PortInPort})...)
 }
 
 // forwardRemote sends traffic for a remote block into the tunnel to the
 // block's node, with the source domain's VNI (the receiver checks it again).
 func forwardRemote(r RemoteNode, b RemoteBlock) Flow {
-	return Flow{
-		Table: Forward, Priority: 100, Cookie: nodeCookie(r),
-		Match: fmt.Sprintf("ip,nw_dst=%s", b.CIDR),
-		Actions: fmt.Sprintf("set_field:%s->tun_dst,move:NXM_NX_REG0[0..23]->NXM_NX_TUN_ID[0..23],set_field:%#x->%s,%s",
-			r.VTEP, TunnelOFPort, RegOutPort, gotoTable(Output)),
-	}
+	return flow(Forward, ForwardRemote, nodeCookie(r)).Proto(of.ProtoIP).Match(of.IPv4Dst(b.CIDR)).Do(
+		of.Set(of.TunDst(of.Host(r.VTEP))),
+		of.Move{Src: RegDomainVNI.Subfield(), Dst: of.Bits(of.FieldTunID, 0, 23)},
+		RegOutPort.Set(TunnelOFPort),
+		gotoTable(Output))
 }
 
 // forwardRemoteVLAN sends traffic for a remote block of a VLAN domain out
 // of the uplink, tagged, to the MAC Cane gives the destination address.
 func forwardRemoteVLAN(r RemoteNode, b RemoteBlock, d Domain) Flow {
-	return Flow{
-		Table: Forward, Priority: 100, Cookie: nodeCookie(r),
-		Match: fmt.Sprintf("ip,nw_dst=%s", b.CIDR),
-		Actions: fmt.Sprintf("move:NXM_OF_IP_DST[]->NXM_OF_ETH_DST[0..31],set_field:0a:58:00:00:00:00/ff:ff:00:00:00:00->eth_dst,push_vlan:0x8100,set_field:%d->vlan_vid,set_field:%#x->%s,%s",
-			0x1000|uint32(d.VLAN), UplinkOFPort, RegOutPort, gotoTable(Output)),
-	}
+	return flow(Forward, ForwardRemote, nodeCookie(r)).Proto(of.ProtoIP).Match(of.IPv4Dst(b.CIDR)).Do(
+		of.Move{Src: of.Whole(of.FieldIPv4Dst), Dst: of.Bits(of.FieldEthDst, 0, 31)},
+		of.Set(of.EthDstMasked(podMACPrefix, podMACPrefixMask)),
+		of.PushVLAN{EtherType: 0x8100},
+		of.Set(of.ExactUint(of.FieldVLANVID, 0x1000|uint64(d.VLAN))),
+		RegOutPort.Set(UplinkOFPort),
+		gotoTable(Output))
 }

@@ -66,11 +66,11 @@ func (n Node) All() []Flow {
 	for _, r := range n.Remotes {
 		fs = append(fs, RemoteFlows(n, r)...)
 	}
-	seen := map[string]bool{} // two blocks of one pool lent to one domain share the gateway flow
+	seen := map[Key]bool{} // two blocks of one pool lent to one domain share the gateway flow
 	for _, lb := range n.LentBlocks {
 		for _, f := range lentFlows(n, lb) {
-			if !seen[f.Key()] {
-				seen[f.Key()] = true
+			if k := f.Key(); !seen[k] {
+				seen[k] = true
 				fs = append(fs, f)
 			}
 		}

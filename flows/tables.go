@@ -3,7 +3,11 @@
 // Desired state goes in, a flow set comes out. Nothing here does I/O.
 package flows
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/cane-cni/cane/flows/of"
+)
 
 // Table is an OpenFlow table of the pipeline. Packets meet them in this order.
 type Table uint8
@@ -63,14 +67,19 @@ func TableByName(name string) (Table, bool) {
 	return 0, false
 }
 
-// Register map. Each register holds one thing for the whole pipeline.
-const (
-	// RegDomain (reg0) carries the VNI of the source domain, set by Classifier.
-	RegDomain = "reg0"
-	// RegOutPort (reg1) carries the ofport chosen by Forward, read by Output.
-	RegOutPort = "reg1"
+// Register map: what each register holds, as named bit fields. Builders
+// set and match these, never a register by number.
+var (
+	// RegDomain (reg0) is the source domain, set by Classifier: its VNI,
+	// or HostDomain for the node's own packets.
+	RegDomain = of.RegField{Reg: 0, Lo: 0, Hi: 31}
+	// RegDomainVNI is RegDomain's 24 VNI bits: Forward copies them into
+	// tun_id for the tunnel.
+	RegDomainVNI = of.RegField{Reg: 0, Lo: 0, Hi: 23}
+	// RegOutPort (reg1) is the ofport Forward chose, read by Output.
+	RegOutPort = of.RegField{Reg: 1, Lo: 0, Hi: 31}
 	// RegScratch (reg2) is scratch space inside one action list.
-	RegScratch = "reg2"
+	RegScratch = of.RegField{Reg: 2, Lo: 0, Hi: 31}
 )
 
 // Fixed ofports of the node's non-pod ports (pods start at 10).

@@ -91,7 +91,7 @@ func (bt *Batcher) Apply(ctx context.Context, b *Bundle) error {
 		bt.c.do = func(ctx context.Context, bs []*Bundle) error {
 			var all Bundle
 			for _, b := range bs {
-				all.lines = append(all.lines, b.lines...)
+				all.ops = append(all.ops, b.ops...)
 			}
 			return bt.OF.Apply(ctx, bt.Bridge, &all)
 		}

@@ -3,15 +3,11 @@ package ovs
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 
-	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 )
 
 // ExecFunc runs a command with stdin and returns its stdout; on failure the
@@ -30,167 +26,141 @@ func RunCommand(ctx context.Context, stdin []byte, name string, args ...string) 
 	return out.Bytes(), nil
 }
 
-// OpenFlow programs a vswitchd's bridges on the bridge's management socket
-// in RunDir: pod flows and deletes by cookie as a native OpenFlow 1.5
-// bundle (native.go: no process on the ADD and DEL paths), everything else
-// through ovs-ofctl.
-//
-// Why ovs-ofctl and not go-openvswitch's Flow type: that type cannot express
-// register matches, goto_table or ARP field moves, which every Cane table
-// uses; go-openvswitch itself execs ovs-ofctl for bundles in the same way.
+// OpenFlow programs a vswitchd's bridges over each bridge's management
+// socket (BRIDGE.mgmt in RunDir), natively in OpenFlow 1.5: bundles of
+// typed flow mods, dumps, comparisons. No ovs-ofctl process runs on any of
+// these paths. ofproto/trace and fdb/stats-show are ovs-appctl commands
+// (Exec), the trace through go-openvswitch's client.
 type OpenFlow struct {
-	RunDir string   // where vswitchd puts BRIDGE.mgmt
-	Exec   ExecFunc // nil means RunCommand
+	RunDir string   // where vswitchd puts BRIDGE.mgmt and its control socket
+	Exec   ExecFunc // runs ovs-appctl; nil means RunCommand
 }
 
-func (o *OpenFlow) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
-	ex := o.Exec
-	if ex == nil {
-		ex = RunCommand
-	}
-	return ex(ctx, stdin, "ovs-ofctl", append([]string{"-O", "OpenFlow15"}, args...)...)
+// Bundle is a list of typed flow mods applied atomically: all or none, in
+// order. Not safe for concurrent use.
+type Bundle struct{ ops []op }
+
+// op is one flow mod of a bundle: exactly one of its fields is set.
+type op struct {
+	add    *of.Flow
+	strict *of.Key
+	del    *of.Selector
 }
 
-func (o *OpenFlow) target(bridge string) string {
-	return "unix:" + filepath.Join(o.RunDir, bridge+".mgmt")
-}
-
-// Bundle is a list of flow mods applied atomically: all or none.
-type Bundle struct{ lines []string }
-
-// Add adds (or replaces: same table, priority and match) flows.
-func (b *Bundle) Add(fs ...flows.Flow) {
-	for _, f := range fs {
-		b.lines = append(b.lines, "add "+f.String())
+// Add adds flows, or replaces the installed flow with the same Key.
+func (b *Bundle) Add(fs ...of.Flow) {
+	for i := range fs {
+		b.ops = append(b.ops, op{add: &fs[i]})
 	}
 }
 
-// DeleteStrict deletes the one flow with f's table, priority and match.
-func (b *Bundle) DeleteStrict(f flows.Flow) { b.DeleteStrictKey(f.Key()) }
+// DeleteStrict deletes the one flow with f's Key (table, priority, match).
+func (b *Bundle) DeleteStrict(f of.Flow) { b.DeleteStrictKey(f.Key()) }
 
-// DeleteStrictKey is DeleteStrict by the flow's Key.
-func (b *Bundle) DeleteStrictKey(key string) {
-	b.lines = append(b.lines, "delete_strict "+strings.TrimSuffix(key, ","))
-}
+// DeleteStrictKey deletes the one flow with key k.
+func (b *Bundle) DeleteStrictKey(k of.Key) { b.ops = append(b.ops, op{strict: &k}) }
 
-// DeleteCookie deletes every flow whose cookie matches sel, as made by
-// flows.Cookie.Match or flows.PodCookie.
-func (b *Bundle) DeleteCookie(sel string) { b.lines = append(b.lines, "delete "+sel) }
+// Delete deletes every flow sel selects (by cookie bits, and table if
+// sel names one).
+func (b *Bundle) Delete(sel of.Selector) { b.ops = append(b.ops, op{del: &sel}) }
+
+// DeleteCookie deletes every flow, in any table, whose cookie bits under
+// mask are cookie's.
+func (b *Bundle) DeleteCookie(cookie, mask uint64) { b.Delete(of.CookieSelector(cookie, mask)) }
 
 // Len is the number of flow mods in the bundle.
-func (b *Bundle) Len() int { return len(b.lines) }
+func (b *Bundle) Len() int { return len(b.ops) }
 
-// Apply commits the bundle to the bridge in one OpenFlow bundle
-// transaction: natively if every line is one native.go speaks, else with
-// ovs-ofctl.
-func (o *OpenFlow) Apply(ctx context.Context, bridge string, b *Bundle) error {
-	if len(b.lines) == 0 {
-		return nil
-	}
-	if mods, ok := encodeAll(b.lines); ok {
-		if err := o.applyNative(ctx, bridge, mods); err != nil {
-			return fmt.Errorf("apply %d flow mods to %s: %w", len(b.lines), bridge, err)
+// encode is the bundle's flow mods as OpenFlow 1.5 messages.
+func (b *Bundle) encode() ([][]byte, error) {
+	mods := make([][]byte, 0, len(b.ops))
+	for _, o := range b.ops {
+		switch {
+		case o.add != nil:
+			m, err := of.AddFlow(*o.add)
+			if err != nil {
+				return nil, err
+			}
+			mods = append(mods, m)
+		case o.strict != nil:
+			mods = append(mods, of.DeleteStrict(*o.strict))
+		default:
+			mods = append(mods, of.DeleteFlows(*o.del))
 		}
+	}
+	return mods, nil
+}
+
+// Apply commits the bundle to the bridge in one OpenFlow 1.5 bundle
+// transaction (native.go): all of it, or — if the switch refuses any flow
+// mod — none. An empty bundle is a no-op.
+func (o *OpenFlow) Apply(ctx context.Context, bridge string, b *Bundle) error {
+	if b.Len() == 0 {
 		return nil
 	}
-	in := []byte(strings.Join(b.lines, "\n") + "\n")
-	if _, err := o.run(ctx, in, "--bundle", "add-flows", o.target(bridge), "-"); err != nil {
-		return fmt.Errorf("apply %d flow mods to %s: %w", len(b.lines), bridge, err)
+	mods, err := b.encode()
+	if err != nil {
+		return fmt.Errorf("apply %d flow mods to %s: %w", b.Len(), bridge, err)
+	}
+	if err := o.applyNative(ctx, bridge, mods); err != nil {
+		return fmt.Errorf("apply %d flow mods to %s: %w", b.Len(), bridge, err)
 	}
 	return nil
 }
 
-// encodeAll encodes every line natively, or says it cannot.
-func encodeAll(lines []string) ([][]byte, bool) {
-	mods := make([][]byte, 0, len(lines))
-	for _, l := range lines {
-		m, ok := encodeLine(l)
-		if !ok {
-			return nil, false
-		}
-		mods = append(mods, m)
-	}
-	return mods, true
-}
-
 // FlowStats is an installed flow with its counters.
-type FlowStats struct {
-	flows.Flow
-	Packets uint64
-	Bytes   uint64
-}
+type FlowStats = of.FlowStats
 
-// Dump lists the bridge's flows, optionally only those matching a cookie
-// selector ("" for all).
-func (o *OpenFlow) Dump(ctx context.Context, bridge, cookieSel string) ([]FlowStats, error) {
-	args := []string{"dump-flows", o.target(bridge)}
-	if cookieSel != "" {
-		args = append(args, cookieSel)
-	}
-	out, err := o.run(ctx, nil, args...)
+// Dump lists the bridge's flows that sel selects (the zero Selector: all),
+// with their counters. The switch does the selecting.
+func (o *OpenFlow) Dump(ctx context.Context, bridge string, sel of.Selector) ([]FlowStats, error) {
+	fs, err := o.dumpNative(ctx, bridge, sel)
 	if err != nil {
 		return nil, fmt.Errorf("dump flows of %s: %w", bridge, err)
-	}
-	return ParseDump(string(out))
-}
-
-// ParseDump reads ovs-ofctl dump-flows output.
-func ParseDump(out string) ([]FlowStats, error) {
-	var fs []FlowStats
-	for _, line := range strings.Split(out, "\n") {
-		if !strings.Contains(line, " actions=") {
-			continue
-		}
-		f, err := flows.Parse(line)
-		if err != nil {
-			return nil, err
-		}
-		fs = append(fs, FlowStats{Flow: f, Packets: dumpCounter(line, "n_packets="), Bytes: dumpCounter(line, "n_bytes=")})
 	}
 	return fs, nil
 }
 
-func dumpCounter(line, key string) uint64 {
-	i := strings.Index(line, key)
-	if i < 0 {
-		return 0
-	}
-	v := line[i+len(key):]
-	if j := strings.IndexAny(v, ", "); j >= 0 {
-		v = v[:j]
-	}
-	n, _ := strconv.ParseUint(v, 10, 64)
-	return n
-}
-
-// Diff compares the bridge's flows with want by match and actions, as OVS
-// itself parses them (ovs-ofctl diff-flows), so spelling differences do
-// not count. It returns the flows that are missing and those that are
-// installed but not wanted, in OVS's notation.
-func (o *OpenFlow) Diff(ctx context.Context, bridge string, want []flows.Flow) (missing, extra []string, err error) {
-	f, err := os.CreateTemp("", "cane-desired-*.flows")
+// Diff compares the bridge's flows with want, as typed values: missing
+// are the wanted flows not installed as they are (absent, or with another
+// cookie or actions), extra the installed flows not wanted as they are.
+// A flow installed differently is in both. String() of each is for humans.
+func (o *OpenFlow) Diff(ctx context.Context, bridge string, want []of.Flow) (missing, extra []of.Flow, err error) {
+	installed, err := o.Dump(ctx, bridge, of.Selector{})
 	if err != nil {
-		return nil, nil, err
-	}
-	defer os.Remove(f.Name())
-	for _, fl := range want {
-		fmt.Fprintln(f, fl.String())
-	}
-	if err := f.Close(); err != nil {
-		return nil, nil, err
-	}
-	out, err := o.run(ctx, nil, "diff-flows", o.target(bridge), f.Name())
-	var exit *exec.ExitError
-	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 2) { // 2: they differ
 		return nil, nil, fmt.Errorf("compare flows of %s: %w", bridge, err)
 	}
-	for _, line := range strings.Split(string(out), "\n") {
+	have := make([]of.Flow, len(installed))
+	for i, f := range installed {
+		have[i] = f.Flow
+	}
+	missing, extra = DiffFlows(want, have)
+	return missing, extra, nil
+}
+
+// DiffFlows is Diff of two flow sets: what want has that have lacks, and
+// what have has that want lacks, by key and then whole flow.
+func DiffFlows(want, have []of.Flow) (missing, extra []of.Flow) {
+	byKey := make(map[of.Key]of.Flow, len(have))
+	for _, f := range have {
+		byKey[f.Key()] = f
+	}
+	wanted := make(map[of.Key]bool, len(want))
+	for _, w := range want {
+		k := w.Key()
+		wanted[k] = true
+		h, ok := byKey[k]
 		switch {
-		case strings.HasPrefix(line, "+"):
-			missing = append(missing, line[1:])
-		case strings.HasPrefix(line, "-"):
-			extra = append(extra, line[1:])
+		case !ok:
+			missing = append(missing, w)
+		case !h.Equal(w):
+			missing, extra = append(missing, w), append(extra, h)
 		}
 	}
-	return missing, extra, nil
+	for _, h := range have {
+		if !wanted[h.Key()] {
+			extra = append(extra, h)
+		}
+	}
+	return missing, extra
 }

@@ -1,6 +1,8 @@
 // Package ovs is the only package that talks to Open vSwitch: OVSDB through
-// libovsdb (bridges, ports, external_ids, ofport_request) and OpenFlow
-// through ovs-ofctl (bundled flow mods, dumps) and ovs-appctl (trace, fdb).
+// libovsdb (bridges, ports, external_ids, ofport_request), OpenFlow 1.5
+// natively on each bridge's management socket (typed flows from flows/of:
+// bundled flow mods, dumps, comparisons), and ovs-appctl for
+// ofproto/trace (through go-openvswitch's client) and fdb/stats-show.
 package ovs
 
 import (

@@ -9,7 +9,10 @@ import (
 	"strconv"
 	"strings"
 
+	goovs "github.com/digitalocean/go-openvswitch/ovs"
+
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 )
 
 // TraceStep is one table a traced packet went through.
@@ -28,28 +31,61 @@ type Trace struct {
 	Raw             string
 }
 
-// Trace runs ofproto/trace for a packet described in ovs-ofctl flow syntax
-// ("in_port=10,tcp,nw_src=...") through the bridge's pipeline.
-func (o *OpenFlow) Trace(ctx context.Context, bridge, packet string) (Trace, error) {
-	out, err := o.appctl(ctx, "ofproto/trace", bridge, packet)
-	if err != nil {
-		return Trace{}, fmt.Errorf("trace %s: %w", packet, err)
+// Trace runs ofproto/trace through the bridge's pipeline for a packet of
+// protocol proto with the given fields, through go-openvswitch's client
+// (its App.ProtoTrace takes typed matches; flows/of's are ovs.Match), and
+// reads the per-table steps with ParseTrace.
+func (o *OpenFlow) Trace(ctx context.Context, bridge string, proto of.Protocol, packet ...of.Match) (Trace, error) {
+	ms := make([]goovs.Match, len(packet))
+	for i, m := range packet {
+		ms[i] = m
 	}
-	return ParseTrace(out)
+	pt, err := o.client(ctx).App.ProtoTrace(bridge, goovs.Protocol(proto.String()), ms)
+	if err != nil {
+		return Trace{}, fmt.Errorf("trace %s: %w", PacketString(proto, packet...), err)
+	}
+	return ParseTrace(string(pt.RawOutput))
 }
 
-// FDBStats is `fdb/stats-show BRIDGE`: the bridge's MAC-table statistics.
+// PacketString is a traced packet as ofproto/trace is given it.
+func PacketString(proto of.Protocol, packet ...of.Match) string {
+	parts := []string{}
+	if proto != of.ProtoAny {
+		parts = append(parts, proto.String())
+	}
+	for _, m := range packet {
+		parts = append(parts, m.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+// client is go-openvswitch's client, running ovs-appctl through Exec
+// against this vswitchd's control socket (its ExecFunc seam adds -t).
+func (o *OpenFlow) client(ctx context.Context) *goovs.Client {
+	return goovs.New(goovs.Exec(func(cmd string, args ...string) ([]byte, error) {
+		if cmd == "ovs-appctl" {
+			args = append([]string{"-t", o.vswitchdCtl()}, args...)
+		}
+		return o.exec()(ctx, nil, cmd, args...)
+	}))
+}
+
+func (o *OpenFlow) exec() ExecFunc {
+	if o.Exec == nil {
+		return RunCommand
+	}
+	return o.Exec
+}
+
+// FDBStats is `fdb/stats-show BRIDGE`: the bridge's MAC-table statistics
+// (go-openvswitch has no call for it: a plain ovs-appctl).
 func (o *OpenFlow) FDBStats(ctx context.Context, bridge string) (string, error) {
 	return o.appctl(ctx, "fdb/stats-show", bridge)
 }
 
 // appctl runs an ovs-appctl command against ovs-vswitchd.
 func (o *OpenFlow) appctl(ctx context.Context, args ...string) (string, error) {
-	ex := o.Exec
-	if ex == nil {
-		ex = RunCommand
-	}
-	out, err := ex(ctx, nil, "ovs-appctl", append([]string{"-t", o.vswitchdCtl()}, args...)...)
+	out, err := o.exec()(ctx, nil, "ovs-appctl", append([]string{"-t", o.vswitchdCtl()}, args...)...)
 	return string(out), err
 }
 

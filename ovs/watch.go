@@ -8,13 +8,8 @@ import (
 	"net"
 	"path/filepath"
 	"time"
-)
 
-// OpenFlow message types the watch uses.
-const (
-	ofptHello       = 0
-	ofptEchoRequest = 2
-	ofptEchoReply   = 3
+	"github.com/cane-cni/cane/flows/of"
 )
 
 // Watch holds an OpenFlow connection to the bridge's management socket
@@ -30,7 +25,7 @@ func (o *OpenFlow) Watch(ctx context.Context, bridge string) (<-chan struct{}, e
 	}
 	// OpenFlow 1.0 hello: every switch speaks it, and the watch sends
 	// nothing else that depends on the version.
-	if _, err := conn.Write(ofHeader(0x01, ofptHello, 8, 1)); err != nil {
+	if _, err := conn.Write(ofHeader(0x01, of.TypeHello, 8, 1)); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("watch %s: hello: %w", path, err)
 	}
@@ -74,10 +69,10 @@ func readOF(conn net.Conn) (ofMsg, error) {
 		if _, err := io.ReadFull(conn, m.body); err != nil {
 			return ofMsg{}, err
 		}
-		if m.typ != ofptEchoRequest {
+		if m.typ != of.TypeEchoRequest {
 			return m, nil
 		}
-		if _, err := conn.Write(append(ofHeader(m.version, ofptEchoReply, uint16(n), m.xid), m.body...)); err != nil {
+		if _, err := conn.Write(append(ofHeader(m.version, of.TypeEchoReply, uint16(n), m.xid), m.body...)); err != nil {
 			return ofMsg{}, err
 		}
 	}

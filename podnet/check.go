@@ -10,6 +10,11 @@ import (
 // Check verifies that the attachment is as Setup left it: host end present
 // and up, pod interface present and up with its MAC, address and default
 // route through the gateway. It reports the first difference.
+//
+// What a chained plugin may legitimately change is tolerated (CNI CHECK
+// runs after the whole chain's ADD): a lower MTU (tuning's "mtu"; higher
+// than cfg.MTU would not fit through the tunnel, so that fails), sysctls,
+// and extra addresses or routes besides Cane's own.
 func Check(cfg Config) error {
 	host, pod, podNS, err := handles(cfg.HostNS, cfg.NetNS)
 	if err != nil {
@@ -35,8 +40,8 @@ func Check(cfg Config) error {
 	if l.Attrs().HardwareAddr.String() != cfg.MAC.String() {
 		return fmt.Errorf("pod interface %s has MAC %s, want %s", cfg.IfName, l.Attrs().HardwareAddr, cfg.MAC)
 	}
-	if cfg.MTU != 0 && l.Attrs().MTU != cfg.MTU {
-		return fmt.Errorf("pod interface %s has MTU %d, want %d", cfg.IfName, l.Attrs().MTU, cfg.MTU)
+	if cfg.MTU != 0 && l.Attrs().MTU > cfg.MTU {
+		return fmt.Errorf("pod interface %s has MTU %d, more than the %d the network carries", cfg.IfName, l.Attrs().MTU, cfg.MTU)
 	}
 	addrs, err := pod.AddrList(l, netlink.FAMILY_V4)
 	if err != nil {

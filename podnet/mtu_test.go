@@ -12,9 +12,9 @@ import (
 	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
-// TestAddrMTU: the MTU of the link holding an address, in a throwaway
+// TestMTUOfAddress: the MTU of the link holding an address, in a throwaway
 // netns (not the caller's), and ErrNoAddr for one no link holds.
-func TestAddrMTU(t *testing.T) {
+func TestMTUOfAddress(t *testing.T) {
 	needs.Root(t)
 	n := podnettest.NewNS(t)
 	h, err := netlink.NewHandleAt(netns.NsHandle(n.Fd()))
@@ -39,11 +39,11 @@ func TestAddrMTU(t *testing.T) {
 		}
 	}
 	for ip, want := range map[string]int{"198.18.0.1": 1400, "198.18.1.1": 9000} {
-		if mtu, err := AddrMTU(n, netip.MustParseAddr(ip)); err != nil || mtu != want {
-			t.Errorf("AddrMTU(%s) = %d, %v; want %d", ip, mtu, err, want)
+		if mtu, err := MTUOfAddress(n, netip.MustParseAddr(ip)); err != nil || mtu != want {
+			t.Errorf("MTUOfAddress(%s) = %d, %v; want %d", ip, mtu, err, want)
 		}
 	}
-	if _, err := AddrMTU(n, netip.MustParseAddr("198.18.2.1")); !errors.Is(err, ErrNoAddr) {
+	if _, err := MTUOfAddress(n, netip.MustParseAddr("198.18.2.1")); !errors.Is(err, ErrNoAddr) {
 		t.Errorf("an address no link holds: %v", err)
 	}
 }

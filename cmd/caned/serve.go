@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -27,6 +28,8 @@ func serve(config string, debug bool) error {
 	return nil
 }
 
+// run is the daemon's life: its loops (Run) and the socket (Serve) until
+// a signal, or until either ends (Run does when the node cannot run).
 func run(config string, log *slog.Logger) error {
 	cfg, err := daemon.LoadConfig(config)
 	if err != nil {
@@ -47,7 +50,8 @@ func run(config string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Socket, err)
 	}
-	go d.Run(ctx)
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
 	if cfg.MetricsAddress != "" {
 		go func() {
 			if err := d.ServeMetrics(ctx, cfg.MetricsAddress); err != nil {
@@ -56,7 +60,16 @@ func run(config string, log *slog.Logger) error {
 		}()
 	}
 	log.Info("serving", "socket", cfg.Socket, "node", cfg.Node)
-	return d.Serve(ctx, l)
+	served := make(chan error, 1)
+	go func() { served <- d.Serve(ctx, l) }()
+	select {
+	case err = <-done: // Run ends with ctx (nil) or because the node cannot run
+		stop()
+		return errors.Join(err, <-served)
+	case err = <-served:
+		stop()
+		return errors.Join(err, <-done)
+	}
 }
 
 // install is the DaemonSet's init step.

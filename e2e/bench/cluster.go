@@ -80,7 +80,7 @@ func clusterRestart(ctx context.Context, tb *testbed.Testbed, k8sDir, crdDir str
 		return r, err
 	}
 	r.firstReady = time.Since(start)
-	fs, err := node.OVS.OpenFlow().Dump(ctx, node.Config.Bridge, flows.NewCookie(0, flows.KindNode, 0, 0).Match(0xff<<40))
+	fs, err := node.OVS.OpenFlow().Dump(ctx, node.Config.Bridge, flows.NewCookie(0, flows.KindNode, 0, 0).Select(0xff<<40))
 	if err != nil {
 		return r, err
 	}

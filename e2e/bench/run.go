@@ -12,6 +12,7 @@ import (
 
 	"github.com/cane-cni/cane/e2e/testbed"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ovs"
 )
 
@@ -137,16 +138,16 @@ func tunnelFlows(ctx context.Context, node *testbed.Node, n int) (full, one time
 	for i := range n {
 		b.Add(flows.RemoteFlows(fn, remote(i))...)
 	}
-	of := node.OVS.OpenFlow()
+	ofc := node.OVS.OpenFlow()
 	start := time.Now()
-	if err := of.Apply(ctx, "br-bench", &b); err != nil {
+	if err := ofc.Apply(ctx, "br-bench", &b); err != nil {
 		return 0, 0, err
 	}
 	full = time.Since(start)
 	var more ovs.Bundle
 	more.Add(flows.RemoteFlows(fn, remote(n))...)
 	start = time.Now()
-	if err := of.Apply(ctx, "br-bench", &more); err != nil {
+	if err := ofc.Apply(ctx, "br-bench", &more); err != nil {
 		return 0, 0, err
 	}
 	return full, time.Since(start), nil
@@ -219,6 +220,7 @@ func bareBridge(ctx context.Context, tb *testbed.Testbed, node *testbed.Node) (n
 		return nil, nil, err
 	}
 	var nss []ns.NetNS
+	var ofports []uint32
 	for i, ip := range []string{"198.19.96.1/24", "198.19.96.2/24"} {
 		pod, err := tb.NewNetNS()
 		if err != nil {
@@ -257,13 +259,18 @@ func bareBridge(ctx context.Context, tb *testbed.Testbed, node *testbed.Node) (n
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, err := db.AddPort(ctx, ovs.PortConfig{Bridge: "br-bare", Name: host}); err != nil {
+		ofport, err := db.AddPort(ctx, ovs.PortConfig{Bridge: "br-bare", Name: host})
+		if err != nil {
 			return nil, nil, err
 		}
+		ofports = append(ofports, uint32(ofport))
 		nss = append(nss, pod)
 	}
+	// Bare OVS: each port's frames go straight out of the other (Cane's
+	// vocabulary has no NORMAL, and the baseline needs no learning).
 	var nb ovs.Bundle
-	nb.Add(flows.Flow{Priority: 0, Actions: "NORMAL"})
+	nb.Add(of.NewFlow(0, 0, 0).Match(of.InPort(ofports[0])).Do(of.Output{Port: ofports[1]}),
+		of.NewFlow(0, 0, 0).Match(of.InPort(ofports[1])).Do(of.Output{Port: ofports[0]}))
 	if err := node.OVS.OpenFlow().Apply(ctx, "br-bare", &nb); err != nil {
 		return nil, nil, err
 	}

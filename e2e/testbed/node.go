@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -17,14 +18,16 @@ import (
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/daemon"
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ovs"
+	"github.com/cane-cni/cane/ovs/ovstest"
 )
 
 // Node is one simulated node: a netns with an OVS instance and caned.
 type Node struct {
 	Name   string
 	NS     ns.NetNS
-	OVS    *ovs.Server
+	OVS    *ovstest.Server
 	Config daemon.Config
 	Dir    string // the node's files: config, state, OVS, log
 	Socket string
@@ -86,7 +89,7 @@ func (tb *Testbed) newNode(ctx context.Context, name string) (*Node, error) {
 		return nil, err
 	}
 	dir := filepath.Join(tb.Dir, name)
-	o := &ovs.Server{Dir: filepath.Join(dir, "ovs"), NetNS: filepath.Base(netns.Path())}
+	o := &ovstest.Server{Dir: filepath.Join(dir, "ovs"), NetNS: filepath.Base(netns.Path())}
 	tb.defer_(o.Stop)
 	if err := o.Start(ctx); err != nil {
 		return nil, fmt.Errorf("node %s: %w", name, err)
@@ -190,18 +193,21 @@ func tail(b []byte, n int) string {
 
 // Drops is the number of packets the node's pipeline dropped for reason.
 func (n *Node) Drops(ctx context.Context, reason flows.Reason) (uint64, error) {
-	return n.Packets(ctx, flows.NewCookie(0, flows.KindBase, reason, 0).Match(flows.ReasonMask))
+	return n.Packets(ctx, flows.NewCookie(0, flows.KindBase, reason, 0).Select(flows.ReasonMask))
 }
 
-// Packets sums the packet counters of the node's flows matching sel (an
-// ovs-ofctl flow selector such as "table=0,in_port=1").
-func (n *Node) Packets(ctx context.Context, sel string) (uint64, error) {
+// Packets sums the packet counters of the node's flows that sel selects
+// and that match on each of ms (of.InPort(1): the flows of in_port=1).
+func (n *Node) Packets(ctx context.Context, sel of.Selector, ms ...of.Match) (uint64, error) {
 	fs, err := n.OVS.OpenFlow().Dump(ctx, n.Config.Bridge, sel)
 	if err != nil {
 		return 0, err
 	}
 	var sum uint64
 	for _, f := range fs {
+		if slices.ContainsFunc(ms, func(m of.Match) bool { return !slices.Contains(f.Matches, m) }) {
+			continue
+		}
 		sum += f.Packets
 	}
 	return sum, nil

@@ -1,6 +1,8 @@
-// Package ovstest starts a private Open vSwitch for a test, inside a
-// throwaway network namespace, and tears both down when the test ends
-// (failed or not).
+// Package ovstest runs private Open vSwitch instances: Server (one
+// instance with its own run dir, for tests, the e2e testbed and the
+// sandbox) and Start (one for a test, inside a throwaway network
+// namespace, torn down when the test ends, failed or not). It lives
+// outside package ovs so that caned does not link it.
 package ovstest
 
 import (
@@ -26,7 +28,7 @@ func Skip(t testing.TB) {
 
 // Instance is a running OVS for one test.
 type Instance struct {
-	*ovs.Server
+	*Server
 	NS ns.NetNS
 	DB *ovs.DB
 }
@@ -41,7 +43,7 @@ func Start(t testing.TB) *Instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &ovs.Server{Dir: dir, NetNS: filepath.Base(n.Path())}
+	s := &Server{Dir: dir, NetNS: filepath.Base(n.Path())}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	t.Cleanup(func() {

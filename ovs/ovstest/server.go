@@ -1,4 +1,4 @@
-package ovs
+package ovstest
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cane-cni/cane/ovs"
 )
 
 // Server is a private Open vSwitch instance (ovsdb-server + ovs-vswitchd)
@@ -26,7 +28,7 @@ type Server struct {
 func (s *Server) DBEndpoint() string { return "unix:" + filepath.Join(s.Dir, "db.sock") }
 
 // OpenFlow returns an OpenFlow client for this instance.
-func (s *Server) OpenFlow() *OpenFlow { return &OpenFlow{RunDir: s.Dir} }
+func (s *Server) OpenFlow() *ovs.OpenFlow { return &ovs.OpenFlow{RunDir: s.Dir} }
 
 func (s *Server) cmd(ctx context.Context, name string, args ...string) *exec.Cmd {
 	if s.NetNS != "" {
@@ -102,7 +104,7 @@ func (s *Server) Stop() error {
 
 // Appctl runs ovs-appctl against one of the daemons ("ovs-vswitchd").
 func (s *Server) Appctl(ctx context.Context, daemon string, args ...string) (string, error) {
-	out, err := RunCommand(ctx, nil, "ovs-appctl", append([]string{"-t", filepath.Join(s.Dir, daemon+".ctl")}, args...)...)
+	out, err := ovs.RunCommand(ctx, nil, "ovs-appctl", append([]string{"-t", filepath.Join(s.Dir, daemon+".ctl")}, args...)...)
 	return string(out), err
 }
 
