@@ -43,6 +43,33 @@ type DomainConf struct {
 	VNI   uint32   `json:"vni"`
 	VLAN  uint16   `json:"vlan,omitempty"`
 	Peers []string `json:"peers,omitempty"`
+	// Egress says whether the domain's traffic outside every pool and
+	// node leaves as the node's address: EgressSNAT, EgressNone, or ""
+	// for the default (SNAT for an overlay domain, none for a VLAN one,
+	// which is routed natively).
+	Egress string `json:"egress,omitempty"`
+}
+
+// Egress settings of a domain.
+const (
+	EgressSNAT = "SNAT"
+	EgressNone = "None"
+)
+
+// snat reports whether the domain's egress is masqueraded.
+func (d DomainConf) snat() bool {
+	if d.Egress == "" {
+		return d.VLAN == 0
+	}
+	return d.Egress == EgressSNAT
+}
+
+// validEgress checks a domain's egress setting.
+func validEgress(e string) error {
+	if e != "" && e != EgressSNAT && e != EgressNone {
+		return fmt.Errorf("egress %q: want %s, %s or empty (the default)", e, EgressSNAT, EgressNone)
+	}
+	return nil
 }
 
 // PoolConf is an address pool of a domain.
@@ -134,8 +161,8 @@ func (c *Config) Validate() error {
 	}
 	if mac, err := net.ParseMAC(c.GatewayMAC); err != nil {
 		return fmt.Errorf("gatewayMAC: %w", err)
-	} else if mac.String() == hostMAC {
-		return fmt.Errorf("gatewayMAC %s is the host port's MAC; choose another", c.GatewayMAC)
+	} else if mac[0] == 0x0a && mac[1] == 0x58 && mac[2] == 0xff {
+		return fmt.Errorf("gatewayMAC %s is in 0a:58:ff:00:00:00/24, the host ports' MACs; choose another", c.GatewayMAC)
 	}
 	if c.Datapath != "" && c.Datapath != "system" && c.Datapath != "netdev" {
 		return fmt.Errorf("datapath %q: want system, netdev or empty (detect)", c.Datapath)
@@ -153,6 +180,9 @@ func (c *Config) Validate() error {
 		}
 		if d.VLAN > 4094 {
 			return fmt.Errorf("domain %q: vlan %d out of range 1..4094", d.Name, d.VLAN)
+		}
+		if err := validEgress(d.Egress); err != nil {
+			return fmt.Errorf("domain %q: %w", d.Name, err)
 		}
 		if other, ok := vnis[d.VNI]; ok {
 			return fmt.Errorf("domains %q and %q share vni %d", other, d.Name, d.VNI)

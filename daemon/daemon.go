@@ -44,6 +44,7 @@ import (
 
 	"github.com/cane-cni/cane/cluster/kube"
 	"github.com/cane-cni/cane/cluster/local"
+	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/ipam"
 	"github.com/cane-cni/cane/monitor"
 	"github.com/cane-cni/cane/ovs"
@@ -130,7 +131,9 @@ func (d *Daemon) wire(hostNS ns.NetNS) {
 	d.atts = newAttachmentStore()
 	d.pipe = newPipeline(&ovs.OpenFlow{RunDir: cfg.OVSRunDir}, cfg.Bridge, log)
 	d.want = &desired{gatewayMAC: cfg.GatewayMAC, overlay: overlay, uplink: uplink, views: d.views, ipam: d.ipam, atts: d.atts}
-	d.bridge = &nodeBridge{cfg: cfg, hostNS: hostNS, log: log, overlay: overlay, uplink: uplink, views: d.views}
+	d.bridge = &nodeBridge{cfg: cfg, hostNS: hostNS, log: log, overlay: overlay, uplink: uplink, views: d.views,
+		lent: func() []flows.LentBlock { return d.want.base().LentBlocks }}
+	d.want.hostPorts = d.bridge.ports
 	interval := time.Duration(cfg.MonitorSeconds * float64(time.Second))
 	d.loans = (&loanKeeper{node: cfg.Node, log: log, watcher: d.watcher, views: d.views, atts: d.atts, ipam: d.ipam,
 		syncFlow: d.syncFlows, interval: interval}).init()

@@ -19,6 +19,7 @@ type desired struct {
 	views      *clusterView
 	ipam       *ipam.IPAM
 	atts       *attachmentStore
+	hostPorts  func() []flows.HostPort // the domains' host ports as OVS has them
 }
 
 // all is the node's whole desired pipeline.
@@ -36,6 +37,7 @@ func (s *desired) all() flows.Node {
 func (s *desired) base() flows.Node {
 	v := s.views.load()
 	n := v.flowNode(s.gatewayMAC, s.overlay, s.uplink)
+	n.HostPorts = s.hostPorts()
 	seen := map[netip.Prefix]bool{}
 	for _, lb := range v.Lent {
 		seen[lb.CIDR] = true

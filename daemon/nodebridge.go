@@ -4,33 +4,42 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
+	"net"
+	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 
 	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/nodenet"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
 )
 
-// Names of the ports Cane adds besides pods.
+// Names of the ports Cane adds besides pods and host ports.
 const (
 	tunnelPort  = "cane-tun"    // on the bridge: flow-based VXLAN
 	uplinkPort  = "cane-uplink" // on the bridge: patch to the underlay bridge
 	uplinkPeer  = "cane-int"    // on the underlay bridge: patch back
-	hostPort    = "cane-host"   // on the bridge: internal port to the node's own stack
-	hostMAC     = "0a:58:00:00:00:02"
+	legacyHost  = "cane-host"   // the single host port of earlier releases: removed
 	vxlanPortNo = "4789"
+	idHostPort  = "cane.io/host-port" // external_id on a domain's host port: its domain
 )
 
 // vxlanOverhead is what VXLAN over IPv4 adds to a frame: outer IP 20, UDP
 // 8, VXLAN 8, inner Ethernet 14.
 const vxlanOverhead = 50
 
-// nodeBridge sets up the node's side of OVS: Cane's bridge, its
-// tunnel/uplink/host ports, the host port's routes and the pod MTU. Every
-// step is idempotent: it runs on every (re)start.
+// nodeBridge sets up the node's side of OVS and of its kernel: Cane's
+// bridge, the tunnel and uplink ports, a host port per domain, the pod
+// MTU, and the node's routes, rules and nftables table for the host ports
+// (nodenet). Every step is idempotent: it runs on every (re)start and,
+// for the host ports and the kernel, on every cluster change.
+//
+// Lock: mu serializes syncHost (a leaf of the lock order in daemon.go;
+// it is held across OVSDB and netlink calls, which no CNI path waits on).
 type nodeBridge struct {
 	cfg     *Config
 	hostNS  ns.NetNS
@@ -38,7 +47,12 @@ type nodeBridge struct {
 	overlay bool
 	uplink  bool
 	views   *clusterView
-	mtu     atomic.Int32 // pod MTU in force
+	lent    func() []flows.LentBlock // every lent block (the cluster's and this node's own)
+	mtu     atomic.Int32             // pod MTU in force
+
+	mu        sync.Mutex
+	hostPorts atomic.Pointer[[]flows.HostPort] // the domains' host ports, as OVS has them
+	kernel    *nodenet.State                   // last applied
 }
 
 // ensure creates the bridge (or brings it to Cane's settings), adds the
@@ -59,14 +73,16 @@ func (b *nodeBridge) ensure(ctx context.Context, db *ovs.DB) (string, error) {
 		return "", err
 	}
 	b.mtu.Store(int32(b.podMTU()))
-	b.syncHostPort()
-	return dp, nil
+	b.mu.Lock()
+	b.kernel = nil // apply the kernel state again after a restart of OVS
+	b.mu.Unlock()
+	return dp, b.syncHost(ctx, db)
 }
 
-// wantPorts are the node's own ports: the host port, the tunnel port
-// (multi-node) and the uplink patch pair (VLAN domains).
+// wantPorts are the node's fixed ports: the tunnel port (multi-node) and
+// the uplink patch pair (VLAN domains).
 func (b *nodeBridge) wantPorts() []ovs.PortConfig {
-	want := []ovs.PortConfig{{Bridge: b.cfg.Bridge, Name: hostPort, Type: "internal", OFPortRequest: flows.HostOFPort, MAC: hostMAC}}
+	var want []ovs.PortConfig
 	if b.overlay {
 		want = append(want, ovs.PortConfig{Bridge: b.cfg.Bridge, Name: tunnelPort, Type: "vxlan", OFPortRequest: flows.TunnelOFPort,
 			Options: map[string]string{"remote_ip": "flow", "key": "flow", "dst_port": vxlanPortNo}})
@@ -79,8 +95,9 @@ func (b *nodeBridge) wantPorts() []ovs.PortConfig {
 	return want
 }
 
-// ensurePorts adds the node's own ports that are missing, and sizes the
-// uplink bridge's MAC table.
+// ensurePorts adds the node's fixed ports that are missing, removes the
+// single host port of earlier releases, and sizes the uplink bridge's MAC
+// table.
 func (b *nodeBridge) ensurePorts(ctx context.Context, db *ovs.DB) error {
 	for _, p := range b.wantPorts() {
 		if _, err := db.Port(ctx, p.Bridge, p.Name); err == nil {
@@ -89,6 +106,9 @@ func (b *nodeBridge) ensurePorts(ctx context.Context, db *ovs.DB) error {
 		if _, err := db.AddPort(ctx, p); err != nil {
 			return fmt.Errorf("add %s to %s: %w", p.Name, p.Bridge, err)
 		}
+	}
+	if err := db.DeletePort(ctx, b.cfg.Bridge, legacyHost); err != nil {
+		return fmt.Errorf("remove the old host port %s: %w", legacyHost, err)
 	}
 	if !b.uplink {
 		return nil
@@ -128,15 +148,98 @@ func (b *nodeBridge) podMTU() int {
 
 func (b *nodeBridge) podMTUInForce() int { return int(b.mtu.Load()) }
 
-// syncHostPort routes every pool through the host port, so the node
-// reaches its pods (probes, hostPort DNAT); a failure is logged and tried
-// again with the next change or start.
-func (b *nodeBridge) syncHostPort() {
-	var cidrs []netip.Prefix
-	for _, p := range b.views.load().Pools {
-		cidrs = append(cidrs, p.CIDR)
+// ports are the domains' host ports as last synced.
+func (b *nodeBridge) ports() []flows.HostPort {
+	if p := b.hostPorts.Load(); p != nil {
+		return *p
 	}
-	if err := podnet.SetupHostPort(b.hostNS, hostPort, b.podMTUInForce(), cidrs); err != nil {
-		b.log.Error("host port routes", "err", err)
+	return nil
+}
+
+// syncHost brings the host ports to the view's domains (one each; those
+// of domains gone are removed) and the node's kernel state to the view
+// (nodenet.Apply, skipped if nothing changed since the last time).
+func (b *nodeBridge) syncHost(ctx context.Context, db *ovs.DB) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := b.views.load()
+	ports, err := b.syncHostPorts(ctx, db, v)
+	if err != nil {
+		return err
 	}
+	b.hostPorts.Store(&ports)
+	want := kernelState(v, b.lent(), b.podMTUInForce())
+	if b.kernel != nil && want.Equal(*b.kernel) {
+		return nil
+	}
+	if err := nodenet.Apply(b.hostNS, want); err != nil {
+		return fmt.Errorf("node kernel state: %w", err)
+	}
+	b.kernel = &want
+	return nil
+}
+
+// syncHostPorts adds a host port for every domain that lacks one and
+// removes those of domains gone; it returns the ports as OVS has them.
+func (b *nodeBridge) syncHostPorts(ctx context.Context, db *ovs.DB, v *view) ([]flows.HostPort, error) {
+	have, err := db.Ports(ctx, b.cfg.Bridge)
+	if err != nil {
+		return nil, err
+	}
+	byName, used := map[string]ovs.PortInfo{}, map[int]bool{}
+	for _, p := range have {
+		byName[p.Name], used[p.OFPort] = p, true
+	}
+	var out []flows.HostPort
+	keep := map[string]bool{}
+	for _, d := range v.Domains {
+		name := nodenet.HostPortName(d.VNI)
+		keep[name] = true
+		p, ok := byName[name]
+		if !ok || p.ExternalIDs[idHostPort] != d.Name {
+			if p, err = b.addHostPort(ctx, db, d, ok, used); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, flows.HostPort{Domain: d.Name, OFPort: uint32(p.OFPort), MAC: hostPortMAC(d.VNI)})
+	}
+	for name := range byName {
+		if strings.HasPrefix(name, nodenet.HostPortPrefix) && !keep[name] {
+			if err := db.DeletePort(ctx, b.cfg.Bridge, name); err != nil {
+				return nil, fmt.Errorf("remove host port %s: %w", name, err)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].OFPort < out[j].OFPort })
+	return out, nil
+}
+
+// addHostPort adds a domain's host port (replacing one of the same name
+// that names another domain, left by a domain deleted and recreated with
+// its VNI under another name) at the lowest free host ofport.
+func (b *nodeBridge) addHostPort(ctx context.Context, db *ovs.DB, d DomainConf, exists bool, used map[int]bool) (ovs.PortInfo, error) {
+	name := nodenet.HostPortName(d.VNI)
+	if exists {
+		if err := db.DeletePort(ctx, b.cfg.Bridge, name); err != nil {
+			return ovs.PortInfo{}, fmt.Errorf("replace host port %s: %w", name, err)
+		}
+	}
+	ofport := flows.FirstHostOFPort
+	for used[ofport] {
+		ofport++
+	}
+	used[ofport] = true
+	got, err := db.AddPort(ctx, ovs.PortConfig{Bridge: b.cfg.Bridge, Name: name, Type: "internal", OFPortRequest: ofport,
+		MAC: hostPortMAC(d.VNI).String(), ExternalIDs: map[string]string{idHostPort: d.Name}})
+	if err != nil {
+		return ovs.PortInfo{}, fmt.Errorf("add the host port of domain %s: %w", d.Name, err)
+	}
+	b.log.Info("host port added", "domain", d.Name, "port", name, "ofport", got)
+	return ovs.PortInfo{Name: name, OFPort: got, ExternalIDs: map[string]string{idHostPort: d.Name}}, nil
+}
+
+// hostPortMAC is the MAC of a domain's host port: 0a:58:ff and the VNI
+// (pod MACs are 0a:58 and a pool address; no pool holds 255.0.0.0/8).
+func hostPortMAC(vni uint32) net.HardwareAddr {
+	return net.HardwareAddr{0x0a, 0x58, 0xff, byte(vni >> 16), byte(vni >> 8), byte(vni)}
 }

@@ -86,11 +86,25 @@ func (d *Daemon) syncLoop(ctx context.Context) {
 		if !d.sess.isReady() {
 			continue // the next reconcile installs everything
 		}
-		d.bridge.syncHostPort()
+		if err := d.syncHost(ctx); err != nil {
+			d.log.Error("apply cluster change to the host ports", "err", err)
+		}
 		if err := d.syncFlows(ctx); err != nil {
 			d.log.Error("apply cluster change", "err", err)
 		}
 	}
+}
+
+// syncHost brings the host ports and the node's kernel to the view,
+// within a deadline.
+func (d *Daemon) syncHost(ctx context.Context) error {
+	db, err := d.sess.current()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return d.bridge.syncHost(ctx, db)
 }
 
 // syncFlows brings the non-pod flows to the view, within a deadline.

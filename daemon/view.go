@@ -54,7 +54,9 @@ type view struct {
 	Pools   []PoolConf      // every pool: flows need them all
 	Usable  map[string]bool // pools this node may allocate from (node selector)
 	Remotes []flows.RemoteNode
-	VTEP    netip.Addr // this node's underlay address, if known
+	VTEP    netip.Addr   // this node's underlay address, if known
+	Addrs   []netip.Addr // this node's own addresses
+	Nodes   []netip.Addr // every node's addresses (this one's too)
 	Labels  map[string]string
 	MaxPods int
 	Loans   []ipam.Loan
@@ -83,13 +85,17 @@ func kubeView(kv kube.View, self string) (*view, []string) {
 			warn = append(warn, fmt.Sprintf("domain %s: vni %d already used by %q", d.Name, d.VNI, other))
 			continue
 		}
+		if err := validEgress(d.Egress); err != nil {
+			warn = append(warn, fmt.Sprintf("domain %s: %v", d.Name, err))
+			continue
+		}
 		names[d.Name], vnis[d.VNI] = true, d.Name
-		v.Domains = append(v.Domains, DomainConf{Name: d.Name, VNI: d.VNI, VLAN: d.VLAN, Peers: d.Peers})
+		v.Domains = append(v.Domains, DomainConf{Name: d.Name, VNI: d.VNI, VLAN: d.VLAN, Peers: d.Peers, Egress: d.Egress})
 	}
 	var selfLabels map[string]string
 	for _, n := range kv.Nodes {
 		if n.Name == self {
-			selfLabels, v.VTEP, v.MaxPods = n.Labels, n.VTEP, n.MaxPods
+			selfLabels, v.VTEP, v.MaxPods, v.Addrs = n.Labels, n.VTEP, n.MaxPods, n.Addrs
 		}
 	}
 	v.Labels = selfLabels
@@ -142,7 +148,11 @@ func kubeView(kv kube.View, self string) (*view, []string) {
 			}
 			continue
 		}
-		v.Remotes = append(v.Remotes, flows.RemoteNode{Name: n.Name, VTEP: n.VTEP, Blocks: blocks[n.Name]})
+		v.Remotes = append(v.Remotes, flows.RemoteNode{Name: n.Name, VTEP: n.VTEP, Addrs: n.Addrs, Blocks: blocks[n.Name]})
+	}
+	v.Nodes = append(v.Nodes, v.Addrs...)
+	for _, r := range v.Remotes {
+		v.Nodes = append(v.Nodes, r.Addrs...)
 	}
 	return v, warn
 }
@@ -189,8 +199,7 @@ func (v *view) ipamPools() []ipam.Pool {
 // flowNode is the node's desired pipeline without pods.
 func (v *view) flowNode(gatewayMAC string, overlay, uplink bool) flows.Node {
 	mac, _ := net.ParseMAC(gatewayMAC)
-	hmac, _ := net.ParseMAC(hostMAC)
-	n := flows.Node{GatewayMAC: mac, Overlay: overlay, Uplink: uplink, Host: true, HostMAC: hmac, Remotes: v.Remotes}
+	n := flows.Node{GatewayMAC: mac, Overlay: overlay, Uplink: uplink, Remotes: v.Remotes, NodeAddrs: v.Addrs}
 	for _, d := range v.Domains {
 		n.Domains = append(n.Domains, flows.Domain{Name: d.Name, VNI: d.VNI, VLAN: d.VLAN, Peers: d.Peers})
 	}

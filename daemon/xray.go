@@ -12,6 +12,7 @@ import (
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/nodenet"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
 )
@@ -48,7 +49,7 @@ func (i *inspector) XRay(ctx context.Context) api.XRay {
 	atts := i.atts.byHandles()
 	desired := i.pipe.withRound(i.want.all().All())
 	check("node ports", i.checkNodePorts(ports), "tunnel and uplink as configured")
-	check("host port", i.checkHostPort(), fmt.Sprintf("%s up, a route for each of %d pools", hostPort, len(i.views.load().Pools)))
+	check("host ports", i.checkHostPorts(ports), fmt.Sprintf("a host port up for each of %d domains, routes, rules and nftables as desired", len(i.views.load().Domains)))
 	check("ports match pods", checkPodPorts(ports, atts, i.cfg.Bridge), fmt.Sprintf("%d pod ports, each with its pod", len(atts)))
 	check("flows match desired", i.checkFlows(ctx, desired), fmt.Sprintf("%d flows as desired", len(installed)))
 	check("addresses match pods", i.checkAddresses(), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
@@ -97,33 +98,26 @@ func (i *inspector) checkNodePorts(ports []ovs.PortInfo) []string {
 	return p
 }
 
-// checkHostPort: the node reaches its pods — the host port is up and
-// routes exactly the pools.
-func (i *inspector) checkHostPort() []string {
-	up, routes, err := podnet.HostPortRoutes(i.hostNS, hostPort)
-	if err != nil {
-		return []string{err.Error()}
+// checkHostPorts: each domain has its host port on the bridge, and the
+// node's kernel (its routes, rules and nftables table) is as desired.
+func (i *inspector) checkHostPorts(ports []ovs.PortInfo) []string {
+	onBridge := map[string]bool{}
+	for _, p := range ports {
+		onBridge[p.Name] = true
 	}
-	p := problem(!up, "%s is down", hostPort)
-	have := map[netip.Prefix]bool{}
-	for _, r := range routes {
-		have[r] = true
+	v := i.views.load()
+	var p []string
+	for _, d := range v.Domains {
+		p = append(p, problem(!onBridge[nodenet.HostPortName(d.VNI)], "domain %s has no host port %s on %s", d.Name, nodenet.HostPortName(d.VNI), i.cfg.Bridge)...)
 	}
-	for _, pool := range i.views.load().Pools {
-		p = append(p, problem(!have[pool.CIDR.Masked()], "no route for pool %s (%s) through %s: the node cannot reach those pods", pool.Name, pool.CIDR, hostPort)...)
-		delete(have, pool.CIDR.Masked())
-	}
-	for r := range have {
-		p = append(p, fmt.Sprintf("route for %s through %s, which no pool has", r, hostPort))
-	}
-	return p
+	return append(p, nodenet.Check(i.hostNS, kernelState(v, i.want.base().LentBlocks, i.bridge.podMTUInForce()))...)
 }
 
 func checkPodPorts(ports []ovs.PortInfo, atts map[string]*attachment, bridge string) []string {
 	var p []string
 	seen := map[string]bool{}
 	for _, port := range ports {
-		if port.Name == bridge || port.Name == tunnelPort || port.Name == uplinkPort || port.Name == hostPort {
+		if port.Name == bridge || port.Name == tunnelPort || port.Name == uplinkPort || strings.HasPrefix(port.Name, nodenet.HostPortPrefix) {
 			continue
 		}
 		seen[port.Name] = true

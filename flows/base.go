@@ -17,10 +17,16 @@ func Base(n Node) []Flow {
 		spoofGuardDefault(),
 		arpResponderPassIP(),
 		arpResponderDefault(),
+		policyToLoopback(),
+		policyToOverlayPort(),
+		policyPodOut(),
 		domainPolicyDefault(),
+		toNodeDefault(),
 		forwardDefault(),
+		toHostDefault(),
 		outputToReg(),
 	}
+	fs = append(fs, conntrackFlows()...)
 	vni := map[string]uint32{}
 	for _, d := range n.Domains {
 		vni[d.Name] = d.VNI
@@ -34,8 +40,16 @@ func Base(n Node) []Flow {
 	if n.Uplink {
 		fs = append(fs, uplinkBase(n)...)
 	}
-	if n.Host {
-		fs = append(fs, hostBase(n)...)
+	for _, hp := range n.HostPorts {
+		fs = append(fs, hostPortFlows(n, hp)...)
+	}
+	for _, a := range n.NodeAddrs {
+		fs = append(fs, policyOwnNode(a))
+	}
+	for _, d := range n.Domains {
+		if d.VLAN != 0 {
+			fs = append(fs, toNodeVLAN(d))
+		}
 	}
 	for _, d := range n.Domains {
 		for _, p := range n.Pools {
@@ -76,9 +90,9 @@ func spoofGuardDefault() Flow {
 	return drop(SpoofGuard, SpoofGuardDefault, ReasonSpoof)
 }
 
-// arpResponderPassIP sends IP traffic on to the domain policy.
+// arpResponderPassIP sends IP traffic on to conntrack.
 func arpResponderPassIP() Flow {
-	return base(ARPResponder, ARPPassIP).Proto(of.ProtoIP).Do(gotoTable(DomainPolicy))
+	return base(ARPResponder, ARPPassIP).Proto(of.ProtoIP).Do(gotoTable(Conntrack))
 }
 
 // arpResponderDefault drops ARP nobody answers: replies (we never ask),
@@ -138,10 +152,44 @@ func domainPolicyIsolation(p Pool) Flow {
 	return drop(DomainPolicy, PolicyIsolation, ReasonIsolation).Proto(of.ProtoIP).Match(of.IPv4Dst(p.CIDR))
 }
 
-// domainPolicyDefault drops IP traffic to addresses outside every pool.
+// policyToLoopback drops a pod's packets for 127.0.0.0/8: the node's
+// loopback is never a pod's to reach (portmap's route_localnet must not
+// open it).
+func policyToLoopback() Flow {
+	return drop(DomainPolicy, PolicyNodeProtect, ReasonNodeProtect).Proto(of.ProtoIP).Match(
+		sourceIs(SourcePod), of.IPv4Dst(netip.MustParsePrefix("127.0.0.0/8")))
+}
+
+// policyToOverlayPort drops a pod's UDP to the overlay's port outside the
+// pools: a pod must not speak VXLAN to any node's tunnel endpoint.
+func policyToOverlayPort() Flow {
+	return drop(DomainPolicy, PolicyNodeProtect, ReasonNodeProtect).Proto(of.ProtoUDP).Match(sourceIs(SourcePod), of.UDPDst(VXLANPort))
+}
+
+// VXLANPort is the overlay's UDP port.
+const VXLANPort = 4789
+
+// policyPodOut sends a pod's packet for an address outside every pool on
+// to ToNode: another node's through the tunnel, anything else to the node.
+func policyPodOut() Flow {
+	return base(DomainPolicy, PolicyPodOut).Proto(of.ProtoIP).Match(sourceIs(SourcePod)).Do(gotoTable(ToNode))
+}
+
+// domainPolicyDefault drops what the tunnel, the uplink or a host port
+// brings for addresses outside every pool (the node is no transit), and
+// anything else no flow allowed.
 func domainPolicyDefault() Flow {
 	return drop(DomainPolicy, PolicyDefault, ReasonNoRoute)
 }
+
+// toNodeVLAN sends a VLAN domain's packets outside the pools to the node,
+// which routes them natively: a VLAN domain never uses the tunnel.
+func toNodeVLAN(d Domain) Flow {
+	return base(ToNode, ToNodeVLAN).Match(RegDomain.Match(d.VNI)).Do(gotoTable(ToHost))
+}
+
+// toNodeDefault sends what is not another node's to the node.
+func toNodeDefault() Flow { return base(ToNode, ToNodeDefault).Do(gotoTable(ToHost)) }
 
 // forwardDefault drops traffic to pool addresses no pod holds.
 func forwardDefault() Flow {

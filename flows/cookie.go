@@ -37,6 +37,7 @@ const (
 	ReasonUnknownVNI    Reason = 3 // tunnel packet with a VNI or VTEP nobody knows, or an unknown VLAN on the uplink
 	ReasonNoRoute       Reason = 4 // no pod or route for the destination; unanswered ARP
 	ReasonUnknownSource Reason = 5 // packet from a port that is not a pod or tunnel
+	ReasonNodeProtect   Reason = 6 // a pod at the node's loopback or the overlay's UDP port; an ICMP redirect from the node
 )
 
 var reasonNames = map[Reason]string{
@@ -46,12 +47,13 @@ var reasonNames = map[Reason]string{
 	ReasonUnknownVNI:    "unknown-vni",
 	ReasonNoRoute:       "no-route",
 	ReasonUnknownSource: "unknown-source",
+	ReasonNodeProtect:   "node-protect",
 }
 
 func (r Reason) String() string { return name(reasonNames, r, "reason") }
 
 // DropReasons lists every reason a drop flow can carry.
-var DropReasons = []Reason{ReasonSpoof, ReasonIsolation, ReasonUnknownVNI, ReasonNoRoute, ReasonUnknownSource}
+var DropReasons = []Reason{ReasonSpoof, ReasonIsolation, ReasonUnknownVNI, ReasonNoRoute, ReasonUnknownSource, ReasonNodeProtect}
 
 const (
 	// RoundMask selects the round bits of a cookie.

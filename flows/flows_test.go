@@ -36,7 +36,7 @@ const arpReplyGW0 = "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:0a:58:00:
 
 func TestPodFlows(t *testing.T) {
 	want := []string{
-		"cookie=0x2000000000a, priority=200,in_port=10 actions=set_field:0x64->reg0,goto_table:10",
+		"cookie=0x2000000000a, priority=200,in_port=10 actions=set_field:0x64->reg0,set_field:0x1/0xf->reg3,goto_table:10",
 		"cookie=0x2000000000a, table=10, priority=200,arp,in_port=10,dl_src=0a:58:c6:13:00:02,arp_spa=198.19.0.2,arp_sha=0a:58:c6:13:00:02 actions=goto_table:20",
 		"cookie=0x2000000000a, table=10, priority=200,ip,in_port=10,dl_src=0a:58:c6:13:00:02,nw_src=198.19.0.2 actions=goto_table:20",
 		"cookie=0x2000000000a, table=40, priority=200,ip,nw_dst=198.19.0.2 actions=set_field:0a:58:c6:13:00:02->eth_dst,set_field:0xa->reg1,goto_table:50",
@@ -50,9 +50,17 @@ func TestBase(t *testing.T) {
 		"cookie=0x10100000000, table=10, priority=0 actions=drop",
 		"cookie=0x10100000000, table=10, priority=300,vlan_tci=0x1000/0x1000 actions=drop",
 		"cookie=0x10400000000, table=20, priority=0 actions=drop",
-		"cookie=0x10000000000, table=20, priority=10,ip actions=goto_table:30",
+		"cookie=0x10000000000, table=20, priority=10,ip actions=goto_table:25",
+		"cookie=0x10000000000, table=25, priority=0,ip actions=ct(table=26,zone=1)",
+		"cookie=0x10000000000, table=26, priority=0 actions=goto_table:30",
+		"cookie=0x10600000000, table=30, priority=60,ip,reg3=0x1/0x1,nw_dst=127.0.0.0/8 actions=drop",
+		"cookie=0x10600000000, table=30, priority=60,udp,reg3=0x1/0x1,tp_dst=4789 actions=drop",
+		"cookie=0x10000000000, table=30, priority=25,ip,reg3=0x1/0x1 actions=goto_table:35",
 		"cookie=0x10400000000, table=30, priority=0 actions=drop",
+		"cookie=0x10000000000, table=35, priority=0 actions=goto_table:45",
 		"cookie=0x10400000000, table=40, priority=0 actions=drop",
+		"cookie=0x10400000000, table=45, priority=0 actions=drop",
+		"cookie=0x10000000000, table=50, priority=100,ct_state=+new+trk,ip actions=ct(commit,zone=1),output:NXM_NX_REG1[]",
 		"cookie=0x10000000000, table=50, priority=0 actions=output:NXM_NX_REG1[]",
 	}
 	tests := []struct {
@@ -190,7 +198,8 @@ func TestOrderings(t *testing.T) {
 // with the uplink, the host port, pods, a remote node, a lent block.
 func richNode() Node {
 	return Node{
-		GatewayMAC: gwMAC, Overlay: true, Uplink: true, Host: true, HostMAC: net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 2},
+		GatewayMAC: gwMAC, Overlay: true, Uplink: true, NodeAddrs: []netip.Addr{netip.MustParseAddr("198.18.0.1")},
+		HostPorts:  []HostPort{{Domain: "production", OFPort: 0xf000, MAC: net.HardwareAddr{0x0a, 0x58, 0xff, 0, 0, 0x64}}, {Domain: "test", OFPort: 0xf001, MAC: net.HardwareAddr{0x0a, 0x58, 0xff, 0, 0, 0xc8}}},
 		Domains:    []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, test, vlanDom},
 		Pools:      []Pool{prodNet, testNet, vlanNet},
 		Pods:       []Pod{prodPod},

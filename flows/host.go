@@ -6,85 +6,78 @@ import (
 	"github.com/cane-cni/cane/flows/of"
 )
 
-// The node's own network stack reaches pods through the host port, an
-// internal port on the bridge (HostOFPort) with a route per pool via the
-// pool (on-link: the pipeline answers the node's ARP): kubelet probes, hostPort DNAT (portmap) and anything the
-// node itself opens. The rules keep domains apart through the node too:
-//   - A packet from the host whose source is a pool address was forwarded
-//     by the node for a pod (a hostPort or Service DNAT of a pod's
-//     connection): it is classified as that pool's domain, so a
-//     production pod cannot reach a test pod by way of the node.
-//   - Any other packet from the host (the node's own address, an outside
-//     client of a hostPort) is the host domain, which may reach every
-//     pool's local pods — not remote ones: the tunnel carries domains only.
-//   - Pods (not tunnel, uplink or host packets) send what is addressed
-//     outside every pool to the host port; the node routes it on.
+// The node's own network stack meets pods through one host port per
+// domain (an internal port of the bridge; nodenet keeps the domain on the
+// node's side of it):
+//   - What comes in through a domain's host port is that domain's —
+//     whatever its addresses, which the node may have translated (a
+//     Service's or hostPort's DNAT, a masquerade). So a packet the node
+//     DNATs from a test pod to a production pod is still the test domain's
+//     here and drops as isolation; the kernel refused it already.
+//   - A domain's pods reach the node (its addresses, ClusterIPs, anything
+//     outside the pools) through their domain's host port, as does what the
+//     tunnel or the uplink brings for this node's own addresses.
+//   - The node's ARP for a pool address on a host port is answered: its
+//     own domain's pools (the pod's MAC) and its peers' (the gateway's).
+//   - Replies of connections that came in through a host port go back to
+//     it (conntrack.go), so they meet the node's conntrack entry and are
+//     translated back.
 
-// HostDomain is the value of RegDomain for packets the node itself sends:
-// above every 24-bit VNI, so it never matches a domain's.
-const HostDomain uint32 = 1 << 24
-
-// hostBase is the part of Base that exists only with a host port.
-func hostBase(n Node) []Flow {
+// hostPortFlows are the flows of one domain's host port.
+func hostPortFlows(n Node, hp HostPort) []Flow {
+	d, ok := n.domainNamed(hp.Domain)
+	if !ok {
+		return nil
+	}
 	fs := []Flow{
-		classifierHost(),
-		spoofGuardHost(),
-		domainPolicyToHost(n),
-		domainPolicyNoTransit(HostOFPort),
-		forwardHostOnly(),
-	}
-	if n.Overlay {
-		fs = append(fs, domainPolicyNoTransit(TunnelOFPort))
-	}
-	if n.Uplink {
-		fs = append(fs, domainPolicyNoTransit(UplinkOFPort))
-	}
-	vni := map[string]uint32{}
-	for _, d := range n.Domains {
-		vni[d.Name] = d.VNI
+		classifierHostPort(d, hp),
+		spoofGuardHostPort(hp),
+		spoofGuardRedirect(hp),
+		toHost(n, d, hp),
+		ctReplyToHost(n, hp),
+		outputCommitHost(hp),
 	}
 	for _, p := range n.Pools {
-		fs = append(fs,
-			hostSource(vni[p.Domain], p.CIDR, ClassifierHostPool),
-			arpResponderHost(p.CIDR, n, ARPPoolAnswer),
-			domainPolicyAllow(HostDomain, Pool{CIDR: p.CIDR}))
+		if p.Domain != d.Name && peered(n.Domains, d.Name, p.Domain) {
+			fs = append(fs, arpResponderHostPort(hp, p.CIDR, n))
+		}
 	}
 	return fs
 }
 
-// classifierHost marks the node's own packets as the host domain.
-func classifierHost() Flow {
-	return base(Classifier, ClassifierPort).Match(of.InPort(HostOFPort)).Do(RegDomain.Set(HostDomain), gotoTable(SpoofGuard))
+// classifierHostPort marks what comes in through a domain's host port as
+// that domain's, from the node.
+func classifierHostPort(d Domain, hp HostPort) Flow {
+	return base(Classifier, ClassifierPort).Match(of.InPort(hp.OFPort)).Do(
+		RegDomain.Set(d.VNI), RegSource.Set(SourceHost), gotoTable(SpoofGuard))
 }
 
-// spoofGuardHost passes the node's packets: the node is trusted.
-func spoofGuardHost() Flow {
-	return base(SpoofGuard, SpoofGuardPort).Match(of.InPort(HostOFPort)).Do(gotoTable(ARPResponder))
+// spoofGuardHostPort passes the node's packets: the node is trusted, and
+// nodenet drops pool sources that reach it from anywhere but a host port.
+func spoofGuardHostPort(hp HostPort) Flow {
+	return base(SpoofGuard, SpoofGuardPort).Match(of.InPort(hp.OFPort)).Do(gotoTable(ARPResponder))
 }
 
-// domainPolicyToHost sends pods' packets for addresses outside every pool
-// to the node, from the gateway's MAC to the host port's.
-func domainPolicyToHost(n Node) Flow {
-	return base(DomainPolicy, PolicyToHost).Proto(of.ProtoIP).Do(
-		of.Set(of.EthSrc(n.GatewayMAC)), of.Set(of.EthDst(n.HostMAC)), RegOutPort.Set(HostOFPort), gotoTable(Output))
+// spoofGuardRedirect drops ICMP redirects the node would send a pod about
+// a packet it DNATed back out of the port it came in on.
+func spoofGuardRedirect(hp HostPort) Flow {
+	return drop(SpoofGuard, SpoofGuardRedirect, ReasonNodeProtect).Proto(of.ProtoICMP).Match(of.InPort(hp.OFPort), of.ICMPType(5))
 }
 
-// domainPolicyNoTransit drops packets from port (the tunnel, the uplink,
-// the host) for addresses outside every pool: the node is no transit.
-func domainPolicyNoTransit(port uint32) Flow {
-	return drop(DomainPolicy, PolicyNoHostTransit, ReasonNoRoute).Proto(of.ProtoIP).Match(of.InPort(port))
+// toHost sends the domain's packets for the node to its host port, from
+// the gateway's MAC to the port's.
+func toHost(n Node, d Domain, hp HostPort) Flow {
+	return base(ToHost, ToHostDomain).Match(RegDomain.Match(d.VNI)).Do(
+		of.Set(of.EthSrc(n.GatewayMAC)), of.Set(of.EthDst(hp.MAC)), RegOutPort.Set(hp.OFPort), gotoTable(Output))
 }
 
-// forwardHostOnly drops the host domain's packets to anything but a local
-// pod (forwardPod outranks it): the tunnel carries domains only.
-func forwardHostOnly() Flow {
-	return drop(Forward, ForwardHostOnly, ReasonNoRoute).Proto(of.ProtoIP).Match(RegDomain.Match(HostDomain))
-}
+// toHostDefault drops what has no host port for its domain.
+func toHostDefault() Flow { return drop(ToHost, ToHostDefault, ReasonNoRoute) }
 
-// arpResponderHost answers the node's "who has <address>" for any address
-// of block with the gateway MAC: its routes to pools are on-link, and the
-// pipeline routes by address from there.
-func arpResponderHost(block netip.Prefix, n Node, prio Priority) Flow {
+// arpResponderHostPort answers the node's "who has <address>" on a host
+// port for an address of a peer's pool with the gateway's MAC (Forward
+// sets the pod's own).
+func arpResponderHostPort(hp HostPort, block netip.Prefix, n Node) Flow {
 	as := []of.Action{
 		move(of.FieldEthSrc, of.FieldEthDst),
 		of.Set(of.EthSrc(n.GatewayMAC)),
@@ -93,22 +86,13 @@ func arpResponderHost(block netip.Prefix, n Node, prio Priority) Flow {
 		of.Set(of.ARPSHA(n.GatewayMAC)),
 	}
 	as = append(as, swapARPAddresses()...)
-	return arpRequest(base(ARPResponder, prio), HostDomain, block).Do(append(as, of.Output{Port: of.PortInPort})...)
+	return base(ARPResponder, ARPPoolAnswer).Proto(of.ProtoARP).Match(of.InPort(hp.OFPort), of.ARPTPA(block), of.ARPOp(1)).
+		Do(append(as, of.Output{Port: of.PortInPort})...)
 }
 
-// hostSource classifies packets the node forwards from addresses of block
-// as the domain vni.
-func hostSource(vni uint32, block netip.Prefix, prio Priority) Flow {
-	return base(Classifier, prio).Proto(of.ProtoIP).Match(of.InPort(HostOFPort), of.IPv4Src(block)).Do(RegDomain.Set(vni), gotoTable(SpoofGuard))
-}
-
-// hostLent lets the node resolve and reach the borrower's pods in a lent
-// block (above its seal), and classifies what it forwards from them as
-// the borrower's.
-func hostLent(n Node, borrower Domain, block netip.Prefix) []Flow {
-	return []Flow{
-		hostSource(borrower.VNI, block, ClassifierHostLent),
-		arpResponderHost(block, n, ARPLentAnswer),
-		withPriority(domainPolicyAllow(HostDomain, Pool{CIDR: block}), PolicyLentAllow),
-	}
+// policyOwnNode sends a pod's, the tunnel's or the uplink's packet for
+// one of this node's own addresses to the host port of its domain (not a
+// host port's own: the node never sends itself packets through a port).
+func policyOwnNode(a netip.Addr) Flow {
+	return base(DomainPolicy, PolicyOwnNode).Proto(of.ProtoIP).Match(sourceNot(SourceHost), of.IPv4Dst(of.Host(a))).Do(gotoTable(ToHost))
 }

@@ -8,75 +8,74 @@ import (
 	"testing"
 )
 
-var hostMAC = net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 2}
+var (
+	prodHost = HostPort{Domain: "production", OFPort: 0xf000, MAC: net.HardwareAddr{0x0a, 0x58, 0xff, 0, 0, 0x64}}
+	node1IP  = netip.MustParseAddr("198.18.0.1")
+)
 
 // arpReplyHost answers any asked address with the gateway MAC.
 const arpReplyHost = "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:0a:58:00:00:00:01->eth_src,set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],set_field:0a:58:00:00:00:01->arp_sha" +
 	",move:NXM_OF_ARP_TPA[]->NXM_NX_REG2[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],move:NXM_NX_REG2[]->NXM_OF_ARP_SPA[],IN_PORT"
 
-func TestHostFlows(t *testing.T) {
-	n := Node{GatewayMAC: gwMAC, Host: true, HostMAC: hostMAC, Overlay: true, Domains: []Domain{prod, test}, Pools: []Pool{prodNet, testNet}}
+// TestHostPortFlows: a domain's host port adds exactly its own flows:
+// what comes in through it is the domain's (whatever its addresses), the
+// node's ARP for a peer's pool is answered, the domain's packets for the
+// node go to it, new connections from it are committed with its mark and
+// their replies come back to it.
+func TestHostPortFlows(t *testing.T) {
+	n := Node{GatewayMAC: gwMAC, Overlay: true, Domains: []Domain{{Name: "production", VNI: 100, Peers: []string{"test"}}, test},
+		Pools: []Pool{prodNet, testNet}, NodeAddrs: []netip.Addr{node1IP}}
+	without := Strings(Base(n))
+	n.HostPorts = []HostPort{prodHost}
 	got := Strings(Base(n))
-	without := n
-	without.Host = false
 	added := map[string]bool{}
 	for _, f := range got {
 		added[f] = true
 	}
-	for _, f := range Strings(Base(without)) {
+	for _, f := range without {
 		delete(added, f)
 	}
 	want := sorted([]string{
-		"cookie=0x10000000000, priority=200,in_port=3 actions=set_field:0x1000000->reg0,goto_table:10",
-		"cookie=0x10000000000, priority=210,ip,in_port=3,nw_src=198.19.0.0/24 actions=set_field:0x64->reg0,goto_table:10",
-		"cookie=0x10000000000, priority=210,ip,in_port=3,nw_src=198.19.1.0/24 actions=set_field:0xc8->reg0,goto_table:10",
-		"cookie=0x10000000000, table=10, priority=200,in_port=3 actions=goto_table:20",
-		"cookie=0x10000000000, table=20, priority=100,arp,reg0=0x1000000,arp_tpa=198.19.0.0/24,arp_op=1 actions=" + arpReplyHost,
-		"cookie=0x10000000000, table=20, priority=100,arp,reg0=0x1000000,arp_tpa=198.19.1.0/24,arp_op=1 actions=" + arpReplyHost,
-		"cookie=0x10000000000, table=30, priority=10,ip actions=set_field:0a:58:00:00:00:01->eth_src,set_field:0a:58:00:00:00:02->eth_dst,set_field:0x3->reg1,goto_table:50",
-		"cookie=0x10400000000, table=30, priority=20,ip,in_port=3 actions=drop",
-		"cookie=0x10400000000, table=30, priority=20,ip,in_port=1 actions=drop",
-		"cookie=0x10000000000, table=30, priority=200,ip,reg0=0x1000000,nw_dst=198.19.0.0/24 actions=goto_table:40",
-		"cookie=0x10000000000, table=30, priority=200,ip,reg0=0x1000000,nw_dst=198.19.1.0/24 actions=goto_table:40",
-		"cookie=0x10400000000, table=40, priority=150,ip,reg0=0x1000000 actions=drop",
+		"cookie=0x10000000000, priority=200,in_port=61440 actions=set_field:0x64->reg0,set_field:0x8/0xf->reg3,goto_table:10",
+		"cookie=0x10000000000, table=10, priority=200,in_port=61440 actions=goto_table:20",
+		"cookie=0x10600000000, table=10, priority=250,icmp,in_port=61440,icmp_type=5 actions=drop",
+		"cookie=0x10000000000, table=20, priority=100,arp,in_port=61440,arp_tpa=198.19.1.0/24,arp_op=1 actions=" + arpReplyHost,
+		"cookie=0x10000000000, table=26, priority=200,ct_state=+rpl+trk,ct_mark=0x8000f000,ip actions=set_field:0a:58:00:00:00:01->eth_src,set_field:0a:58:ff:00:00:64->eth_dst,set_field:0xf000->reg1,goto_table:50",
+		"cookie=0x10000000000, table=45, priority=200,reg0=0x64 actions=set_field:0a:58:00:00:00:01->eth_src,set_field:0a:58:ff:00:00:64->eth_dst,set_field:0xf000->reg1,goto_table:50",
+		"cookie=0x10000000000, table=50, priority=110,ct_state=+new+trk,ip,in_port=61440 actions=ct(commit,zone=1,exec(set_field:0x8000f000->ct_mark)),output:NXM_NX_REG1[]",
 	})
 	var gotAdded []string
 	for f := range added {
 		gotAdded = append(gotAdded, f)
 	}
 	sort.Strings(gotAdded)
-	sort.Strings(want)
-	assertFlows(t, "host flows", gotAdded, want)
-	if len(got) != len(Strings(Base(without)))+len(want) {
-		t.Errorf("the host port changed flows other than its own: %d flows, want %d", len(got), len(Strings(Base(without)))+len(want))
+	assertFlows(t, "host port flows", gotAdded, want)
+	if len(got) != len(without)+len(want) {
+		t.Errorf("the host port changed flows other than its own: %d flows, want %d", len(got), len(without)+len(want))
 	}
-
-	// Through the node, a production source is still production: the
-	// flow that classifies it outranks the host domain's.
-	hostDomain := RegDomain.Match(HostDomain)
-	for _, f := range Base(n) {
-		for _, m := range f.Matches {
-			if TableOf(f) == DomainPolicy && m == hostDomain && Priority(f.Priority) <= PolicyIsolation {
-				t.Errorf("host allow %s does not outrank isolation", f)
-			}
-		}
+	// This node's address: what the tunnel, the uplink or a pod sends it
+	// goes to the domain's host port; a host port's own never comes back.
+	if !strings.Contains(strings.Join(got, "\n"), "cookie=0x10000000000, table=30, priority=30,ip,reg3=0/0x8,nw_dst=198.18.0.1 actions=goto_table:45") {
+		t.Error("no flow sends packets for this node's address to ToHost")
 	}
 }
 
-func TestHostLentBlock(t *testing.T) {
-	n := Node{GatewayMAC: gwMAC, Host: true, HostMAC: hostMAC, Overlay: true, Domains: []Domain{prod, test}, Pools: []Pool{prodNet, testNet},
-		LentBlocks: []LentBlock{{CIDR: netip.MustParsePrefix("198.19.1.16/28"), Pool: "test", Domain: "production"}}}
-	text := strings.Join(Strings(n.All()), "\n")
-	for _, w := range []string{
-		// what the node forwards from the borrower's pods is production's
-		"cookie=0x10000000000, priority=220,ip,in_port=3,nw_src=198.19.1.16/28 actions=set_field:0x64->reg0,goto_table:10",
-		// the node resolves them above the seal's ARP drop (140)
-		"cookie=0x10000000000, table=20, priority=150,arp,reg0=0x1000000,arp_tpa=198.19.1.16/28,arp_op=1 actions=" + arpReplyHost,
-		// the node reaches them above the lent block's seal (240)
-		"cookie=0x10000000000, table=30, priority=250,ip,reg0=0x1000000,nw_dst=198.19.1.16/28 actions=goto_table:40",
-	} {
-		if !strings.Contains(text, w) {
-			t.Errorf("missing %s", w)
+// TestHostPortIsolation: through the node, a domain stays itself: no flow
+// lets what came in through production's host port into test's pool, and
+// the host port's packets for addresses outside every pool drop (the node
+// is no transit).
+func TestHostPortIsolation(t *testing.T) {
+	n := Node{GatewayMAC: gwMAC, Overlay: true, Domains: []Domain{prod, test}, Pools: []Pool{prodNet, testNet}, HostPorts: []HostPort{prodHost}}
+	for _, f := range Base(n) {
+		if TableOf(f) != DomainPolicy || len(f.Actions) == 0 {
+			continue
+		}
+		s := f.String()
+		if strings.Contains(s, "reg0=0x64,nw_dst=198.19.1.0/24") {
+			t.Errorf("production may reach test's pool: %s", s)
+		}
+		if strings.Contains(s, "reg3=0x8") {
+			t.Errorf("a host port's packets go somewhere outside the pools: %s", s)
 		}
 	}
 }

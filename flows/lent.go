@@ -45,9 +45,6 @@ func lentFlows(n Node, lb LentBlock) []Flow {
 			fs = append(fs, withPriority(domainPolicyAllow(d.VNI, Pool{CIDR: lb.CIDR}), PolicyLentAllow))
 		}
 	}
-	if n.Host {
-		fs = append(fs, hostLent(n, borrower, lb.CIDR)...)
-	}
 	return fs
 }
 

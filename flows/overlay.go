@@ -9,10 +9,10 @@ import (
 
 // overlayBase is the part of Base that exists only with a tunnel port.
 func overlayBase(n Node) []Flow {
-	fs := []Flow{classifierTunnelDefault(), tunnelVNIDefault()}
+	fs := []Flow{classifierTunnelDefault(), tunnelVNIDefault(), tunnelDomainDefault()}
 	for _, d := range n.Domains {
 		if d.VLAN == 0 {
-			fs = append(fs, tunnelVNI(d))
+			fs = append(fs, tunnelDomain(d))
 		}
 	}
 	return fs
@@ -37,16 +37,19 @@ func RemoteFlows(n Node, r RemoteNode) []Flow {
 	var fs []Flow
 	if n.Overlay {
 		fs = append(fs, classifierTunnel(r))
+		for _, a := range r.Addrs {
+			fs = append(fs, tunnelNodeAddr(r, a), toNodeRemote(r, a))
+		}
 	}
 	for _, b := range r.Blocks {
-		d, ok := n.domain(b.Pool)
+		d, ok := n.blockDomain(b)
 		switch {
 		case !ok:
 			// A block of a pool this node does not know: no route.
 		case d.VLAN != 0 && n.Uplink:
 			fs = append(fs, forwardRemoteVLAN(r, b, d))
 		case d.VLAN == 0 && n.Overlay:
-			fs = append(fs, forwardRemote(r, b))
+			fs = append(fs, forwardRemote(r, b), tunnelBlock(r, b, d))
 		}
 	}
 	return fs
@@ -65,9 +68,10 @@ func addr32(a netip.Addr) uint32 {
 }
 
 // classifierTunnel admits tunnel packets whose outer source is a known
-// node's VTEP; TunnelVNI then checks the VNI.
+// node's VTEP; TunnelVNI then binds the VNI to the inner source.
 func classifierTunnel(r RemoteNode) Flow {
-	return flow(Classifier, ClassifierPort, nodeCookie(r)).Match(of.TunSrc(of.Host(r.VTEP)), of.InPort(TunnelOFPort)).Do(gotoTable(TunnelVNI))
+	return flow(Classifier, ClassifierPort, nodeCookie(r)).Match(of.TunSrc(of.Host(r.VTEP)), of.InPort(TunnelOFPort)).Do(
+		RegSource.Set(SourceTunnel), gotoTable(TunnelVNI))
 }
 
 // classifierTunnelDefault drops tunnel packets from unknown VTEPs: an
@@ -76,22 +80,63 @@ func classifierTunnelDefault() Flow {
 	return drop(Classifier, ClassifierPortDrop, ReasonUnknownVNI).Match(of.InPort(TunnelOFPort))
 }
 
-// tunnelVNI sets the source domain of a tunnel packet from its VNI, and
-// skips the pod-only tables (the sender's node checked spoofing).
-func tunnelVNI(d Domain) Flow {
-	return base(TunnelVNI, TunnelVNIKnown).Match(of.TunID(uint64(d.VNI))).Do(RegDomain.Set(d.VNI), gotoTable(DomainPolicy))
+// tunnelBlock admits a tunnel packet from a remote block's node only in
+// the domain the block serves, and skips the pod-only tables (the
+// sender's node checked spoofing): a node cannot put its pods' packets
+// in another domain, nor claim another node's addresses.
+func tunnelBlock(r RemoteNode, b RemoteBlock, d Domain) Flow {
+	return flow(TunnelVNI, TunnelBlock, nodeCookie(r)).Proto(of.ProtoIP).Match(
+		of.TunSrc(of.Host(r.VTEP)), of.TunID(uint64(d.VNI)), of.IPv4Src(b.CIDR)).Do(RegDomain.Set(d.VNI), gotoTable(Conntrack))
 }
 
-// tunnelVNIDefault drops tunnel packets with a VNI no domain has.
+// tunnelNodeAddr admits a tunnel packet a remote node sent from one of
+// its own addresses (what it translated: a masqueraded NodePort, a probe)
+// in any overlay domain, which TunnelDomain checks.
+func tunnelNodeAddr(r RemoteNode, a netip.Addr) Flow {
+	return flow(TunnelVNI, TunnelNodeAddr, nodeCookie(r)).Proto(of.ProtoIP).Match(of.TunSrc(of.Host(r.VTEP)), of.IPv4Src(of.Host(a))).Do(
+		of.Move{Src: of.Bits(of.FieldTunID, 0, 23), Dst: RegDomainVNI.Subfield()}, gotoTable(TunnelDomain))
+}
+
+// tunnelVNIDefault drops tunnel packets whose VNI and inner source do not
+// belong together, and anything but IPv4.
 func tunnelVNIDefault() Flow {
 	return drop(TunnelVNI, TunnelVNIDefault, ReasonUnknownVNI)
+}
+
+// tunnelDomain admits an overlay domain's VNI.
+func tunnelDomain(d Domain) Flow {
+	return base(TunnelDomain, TunnelDomainKnown).Match(RegDomain.Match(d.VNI)).Do(gotoTable(Conntrack))
+}
+
+// tunnelDomainDefault drops a VNI no overlay domain has.
+func tunnelDomainDefault() Flow {
+	return drop(TunnelDomain, TunnelDomainDrop, ReasonUnknownVNI)
+}
+
+// toNodeRemote sends a pod's packet for a remote node's address into the
+// tunnel to that node, in the pod's domain: the remote node takes it in
+// through the domain's host port, so its NodePorts and hostPorts keep the
+// pod's domain too.
+func toNodeRemote(r RemoteNode, a netip.Addr) Flow {
+	return flow(ToNode, ToNodeRemote, nodeCookie(r)).Proto(of.ProtoIP).Match(of.IPv4Dst(of.Host(a))).Do(tunnelTo(r)...)
+}
+
+// tunnelTo is the actions that send a packet into the tunnel to r's VTEP
+// with the source domain's VNI.
+func tunnelTo(r RemoteNode) []of.Action {
+	return []of.Action{
+		of.Set(of.TunDst(of.Host(r.VTEP))),
+		of.Move{Src: RegDomainVNI.Subfield(), Dst: of.Bits(of.FieldTunID, 0, 23)},
+		RegOutPort.Set(TunnelOFPort),
+		gotoTable(Output),
+	}
 }
 
 // classifierUplink admits frames from the underlay uplink only with a VLAN
 // domain's tag; the tag is removed and names the source domain.
 func classifierUplink(d Domain) Flow {
 	return base(Classifier, ClassifierPort).Match(of.InPort(UplinkOFPort), of.DLVLAN(d.VLAN)).Do(
-		of.PopVLAN{}, RegDomain.Set(d.VNI), gotoTable(DomainPolicy))
+		of.PopVLAN{}, RegDomain.Set(d.VNI), RegSource.Set(SourceUplink), gotoTable(Conntrack))
 }
 
 // classifierUplinkDefault drops untagged or unknown-tag frames from the uplink.
@@ -126,11 +171,7 @@ func arpResponderPool(vni uint32, p Pool) Flow {
 // forwardRemote sends traffic for a remote block into the tunnel to the
 // block's node, with the source domain's VNI (the receiver checks it again).
 func forwardRemote(r RemoteNode, b RemoteBlock) Flow {
-	return flow(Forward, ForwardRemote, nodeCookie(r)).Proto(of.ProtoIP).Match(of.IPv4Dst(b.CIDR)).Do(
-		of.Set(of.TunDst(of.Host(r.VTEP))),
-		of.Move{Src: RegDomainVNI.Subfield(), Dst: of.Bits(of.FieldTunID, 0, 23)},
-		RegOutPort.Set(TunnelOFPort),
-		gotoTable(Output))
+	return flow(Forward, ForwardRemote, nodeCookie(r)).Proto(of.ProtoIP).Match(of.IPv4Dst(b.CIDR)).Do(tunnelTo(r)...)
 }
 
 // forwardRemoteVLAN sends traffic for a remote block of a VLAN domain out

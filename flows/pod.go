@@ -22,7 +22,7 @@ func podCookie(p Pod) Cookie { return NewCookie(0, KindPod, 0, p.OFPort) }
 
 // classifierPod marks packets from the pod's port with its domain.
 func classifierPod(p Pod) Flow {
-	return flow(Classifier, ClassifierPort, podCookie(p)).Match(of.InPort(p.OFPort)).Do(RegDomain.Set(p.VNI), gotoTable(SpoofGuard))
+	return flow(Classifier, ClassifierPort, podCookie(p)).Match(of.InPort(p.OFPort)).Do(RegDomain.Set(p.VNI), RegSource.Set(SourcePod), gotoTable(SpoofGuard))
 }
 
 // spoofGuardIP passes IPv4 from the pod only with its own MAC and address.

@@ -29,10 +29,12 @@ type Pod struct {
 	VNI    uint32 // its domain's VNI
 }
 
-// RemoteNode is another node: its tunnel endpoint and the blocks it holds.
+// RemoteNode is another node: its tunnel endpoint, its own addresses and
+// the blocks it holds.
 type RemoteNode struct {
 	Name   string
-	VTEP   netip.Addr // IPv4 underlay address; also the cookie object of its flows
+	VTEP   netip.Addr   // IPv4 underlay address; also the cookie object of its flows
+	Addrs  []netip.Addr // the node's addresses (its VTEP among them): pods reach them through the tunnel
 	Blocks []RemoteBlock
 }
 
@@ -42,15 +44,24 @@ type RemoteBlock struct {
 	Pool string
 }
 
+// HostPort is a domain's port to the node's own network stack (an OVS
+// internal port): the node's traffic with the domain's pods goes through
+// it, and nodenet keeps the domain on the node's side.
+type HostPort struct {
+	Domain string
+	OFPort uint32
+	MAC    net.HardwareAddr
+}
+
 // Node is the desired state of one node's pipeline.
 type Node struct {
 	GatewayMAC net.HardwareAddr // answered for every pool's gateway address
 	Overlay    bool             // the VXLAN port (TunnelOFPort) exists
 	Uplink     bool             // the underlay uplink (UplinkOFPort) exists
-	Host       bool             // the host port (HostOFPort) exists
-	HostMAC    net.HardwareAddr // the host port's MAC (pods' packets to the node go to it)
 	Domains    []Domain
 	Pools      []Pool
+	HostPorts  []HostPort   // one per domain that has one on this node
+	NodeAddrs  []netip.Addr // this node's own addresses
 	Pods       []Pod
 	Remotes    []RemoteNode
 	LentBlocks []LentBlock // blocks of any node lent to another domain than their pool's
@@ -76,6 +87,27 @@ func (n Node) All() []Flow {
 		}
 	}
 	return fs
+}
+
+// domainNamed returns the domain called name, and whether it exists.
+func (n Node) domainNamed(name string) (Domain, bool) {
+	for _, d := range n.Domains {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Domain{}, false
+}
+
+// blockDomain is the domain a remote block serves: its lent domain if the
+// block is lent, else its pool's.
+func (n Node) blockDomain(b RemoteBlock) (Domain, bool) {
+	for _, lb := range n.LentBlocks {
+		if lb.CIDR == b.CIDR {
+			return n.domainNamed(lb.Domain)
+		}
+	}
+	return n.domain(b.Pool)
 }
 
 // domain returns the domain of a pool, and whether both exist.

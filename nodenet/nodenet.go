@@ -35,6 +35,7 @@ package nodenet
 import (
 	"fmt"
 	"net/netip"
+	"reflect"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 )
@@ -126,4 +127,10 @@ func (s State) allPrefixes() []netip.Prefix {
 		out = append(out, d.Own...)
 	}
 	return out
+}
+
+// Equal reports whether two states are the same (Apply of one after the
+// other would change nothing).
+func (s State) Equal(o State) bool {
+	return reflect.DeepEqual(s, o)
 }

@@ -76,7 +76,9 @@ func TestPorts(t *testing.T) {
 // pods and a remote node with blocks of each.
 var node = flows.Node{
 	GatewayMAC: net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 1},
-	Overlay:    true, Uplink: true, Host: true, HostMAC: net.HardwareAddr{0x0a, 0x58, 0, 0, 0, 2},
+	Overlay:    true, Uplink: true, NodeAddrs: []netip.Addr{netip.MustParseAddr("198.18.0.1")},
+	HostPorts: []flows.HostPort{{Domain: "production", OFPort: 0xf000, MAC: net.HardwareAddr{0x0a, 0x58, 0xff, 0, 0, 0x64}},
+		{Domain: "test", OFPort: 0xf001, MAC: net.HardwareAddr{0x0a, 0x58, 0xff, 0, 0, 0xc8}}},
 	LentBlocks: []flows.LentBlock{{CIDR: netip.MustParsePrefix("198.19.1.16/28"), Pool: "test", Domain: "production"}},
 	Domains:    []flows.Domain{{Name: "production", VNI: 100}, {Name: "test", VNI: 200}, {Name: "legacy", VNI: 300, VLAN: 30}},
 	Pools: []flows.Pool{
@@ -84,7 +86,7 @@ var node = flows.Node{
 		{Name: "test", Domain: "test", CIDR: netip.MustParsePrefix("198.19.1.0/24"), Gateway: netip.MustParseAddr("198.19.1.1")},
 		{Name: "legacy", Domain: "legacy", CIDR: netip.MustParsePrefix("198.19.2.0/24"), Gateway: netip.MustParseAddr("198.19.2.1")},
 	},
-	Remotes: []flows.RemoteNode{{Name: "node2", VTEP: netip.MustParseAddr("198.18.0.2"), Blocks: []flows.RemoteBlock{
+	Remotes: []flows.RemoteNode{{Name: "node2", VTEP: netip.MustParseAddr("198.18.0.2"), Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2")}, Blocks: []flows.RemoteBlock{
 		{CIDR: netip.MustParsePrefix("198.19.0.64/26"), Pool: "prod"},
 		{CIDR: netip.MustParsePrefix("198.19.2.64/26"), Pool: "legacy"},
 	}}},

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"maps"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,7 +47,8 @@ func slimNode(obj any) (any, error) {
 	if q, ok := n.Status.Allocatable[corev1.ResourcePods]; ok {
 		maxPods = int(q.Value())
 	}
-	return &cachedNode{Node{Name: n.Name, VTEP: vtepOf(n), Labels: maps.Clone(n.Labels), MaxPods: maxPods}}, nil
+	vtep := vtepOf(n)
+	return &cachedNode{Node{Name: n.Name, VTEP: vtep, Addrs: addrsOf(n, vtep), Labels: maps.Clone(n.Labels), MaxPods: maxPods}}, nil
 }
 
 // nodeChanged: a Node update matters to Cane only if what the cache keeps
@@ -57,7 +59,7 @@ func nodeChanged(old, cur any) bool {
 	if !ok1 || !ok2 {
 		return true
 	}
-	return a.VTEP != b.VTEP || a.MaxPods != b.MaxPods || !maps.Equal(a.Labels, b.Labels)
+	return a.VTEP != b.VTEP || a.MaxPods != b.MaxPods || !maps.Equal(a.Labels, b.Labels) || !slices.Equal(a.Addrs, b.Addrs)
 }
 
 // cachedBlock is a Block object as the cache keeps it: its Block, or why

@@ -35,7 +35,7 @@ func TestSlimNode(t *testing.T) {
 	if !ok {
 		t.Fatalf("slimNode made a %T", obj)
 	}
-	want := Node{Name: "n1", VTEP: netip.MustParseAddr("198.18.0.7"), Labels: map[string]string{"role": "test"}, MaxPods: 110}
+	want := Node{Name: "n1", VTEP: netip.MustParseAddr("198.18.0.7"), Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.7")}, Labels: map[string]string{"role": "test"}, MaxPods: 110}
 	if !reflect.DeepEqual(c.Node, want) {
 		t.Errorf("cached node %+v, want %+v", c.Node, want)
 	}
@@ -92,7 +92,10 @@ func TestNodeChanged(t *testing.T) {
 			delete(n.Annotations, AnnotationVTEP)
 			n.Status.Addresses[0].Address = "198.18.0.9"
 		}, true},
-		{"address, while the annotation names the VTEP", func(n *corev1.Node) { n.Status.Addresses[0].Address = "198.18.0.9" }, false},
+		{"address, while the annotation names the VTEP: pods reach node addresses through the tunnel", func(n *corev1.Node) { n.Status.Addresses[0].Address = "198.18.0.9" }, true},
+		{"a hostname address", func(n *corev1.Node) {
+			n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeHostName, Address: "n1"})
+		}, false},
 		{"pod capacity", func(n *corev1.Node) { n.Status.Allocatable[corev1.ResourcePods] = resource.MustParse("20") }, true},
 		{"cpu capacity", func(n *corev1.Node) { n.Status.Allocatable[corev1.ResourceCPU] = resource.MustParse("4") }, false},
 	}

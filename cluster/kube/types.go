@@ -41,6 +41,7 @@ type Domain struct {
 	VNI     uint32
 	VLAN    uint16
 	Peers   []string
+	Egress  string // SNAT, None, or "" for the default (SNAT for overlay domains, None for VLAN ones)
 }
 
 // Pool is a Pool object's content.
@@ -67,6 +68,7 @@ type Block struct {
 type Node struct {
 	Name    string
 	VTEP    netip.Addr
+	Addrs   []netip.Addr // its IPv4 InternalIPs and ExternalIPs, and the VTEP
 	Labels  map[string]string
 	MaxPods int // status.allocatable.pods (kubelet default 110)
 }
@@ -112,9 +114,10 @@ func BlockName(pool string, cidr netip.Prefix) string {
 }
 
 type domainSpec struct {
-	VNI   uint32   `json:"vni"`
-	VLAN  uint16   `json:"vlan,omitempty"`
-	Peers []string `json:"peers,omitempty"`
+	VNI    uint32   `json:"vni"`
+	VLAN   uint16   `json:"vlan,omitempty"`
+	Peers  []string `json:"peers,omitempty"`
+	Egress string   `json:"egress,omitempty"`
 }
 
 type poolSpec struct {

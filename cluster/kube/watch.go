@@ -112,7 +112,7 @@ func (w *Watcher) View() View {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
 			return err
 		}
-		v.Domains = append(v.Domains, Domain{Name: name, Created: u.GetCreationTimestamp().Time, VNI: o.Spec.VNI, VLAN: o.Spec.VLAN, Peers: o.Spec.Peers})
+		v.Domains = append(v.Domains, Domain{Name: name, Created: u.GetCreationTimestamp().Time, VNI: o.Spec.VNI, VLAN: o.Spec.VLAN, Peers: o.Spec.Peers, Egress: o.Spec.Egress})
 		return nil
 	})
 	each(w.pools, &v, func(name string, u *unstructured.Unstructured) error {
@@ -190,6 +190,28 @@ func each(s cache.Store, v *View, f func(string, *unstructured.Unstructured) err
 			v.Errors = append(v.Errors, fmt.Sprintf("%s %s: %v", u.GetKind(), u.GetName(), err))
 		}
 	}
+}
+
+// addrsOf is a node's IPv4 addresses (InternalIPs, ExternalIPs) with its
+// VTEP, each once.
+func addrsOf(n *corev1.Node, vtep netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	seen := map[netip.Addr]bool{}
+	add := func(a netip.Addr) {
+		if a.Is4() && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	add(vtep)
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP || a.Type == corev1.NodeExternalIP {
+			if ip, err := netip.ParseAddr(a.Address); err == nil {
+				add(ip)
+			}
+		}
+	}
+	return out
 }
 
 // vtepOf is a node's underlay address: the cane.io/vtep annotation, else
