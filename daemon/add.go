@@ -9,6 +9,7 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/netconf"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet"
 )
@@ -16,8 +17,8 @@ import (
 // addReq is one ADD as its steps see it.
 type addReq struct {
 	api.CNIRequest
-	nc   *NetConf
-	args Args
+	nc   *netconf.NetConf
+	args netconf.Args
 	pool string
 	adm  admission
 }
@@ -28,7 +29,7 @@ func (r *addReq) handle() string { return ipam.Handle(r.ContainerID, r.IfName) }
 // on error every step already done is undone in reverse order (undo.go).
 // Idempotent: an attachment that exists is returned as is. Calls for one
 // container are serialized.
-func (a *attacher) add(ctx context.Context, creq api.CNIRequest, nc *NetConf) (json.RawMessage, *types.Error) {
+func (a *attacher) add(ctx context.Context, creq api.CNIRequest, nc *netconf.NetConf) (json.RawMessage, *types.Error) {
 	o, e := a.begin(creq, true)
 	if e != nil {
 		return nil, e
@@ -57,7 +58,7 @@ func (a *attacher) add(ctx context.Context, creq api.CNIRequest, nc *NetConf) (j
 
 // resolve reads CNI_ARGS and chooses the pod's pool.
 func (a *attacher) resolve(ctx context.Context, req *addReq) *types.Error {
-	args, err := ParseArgs(req.Args)
+	args, err := netconf.ParseArgs(req.Args)
 	if err != nil {
 		return types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_ARGS", err.Error())
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/containernetworking/cni/pkg/types"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/netconf"
 	"github.com/cane-cni/cane/ovs"
 )
 
@@ -62,7 +62,7 @@ func (a *attacher) CNI(ctx context.Context, req api.CNIRequest) (json.RawMessage
 // dispatch parses the netconf, answers "not ready" while caned is not,
 // and runs the verb with the pipeline's resync lock held shared.
 func (a *attacher) dispatch(ctx context.Context, req api.CNIRequest) (json.RawMessage, *types.Error) {
-	nc, e := ParseNetConf(req.Config)
+	nc, e := netconf.Parse(req.Config)
 	if e != nil {
 		return nil, e
 	}
@@ -112,13 +112,11 @@ func (a *attacher) begin(req api.CNIRequest, needNetns bool) (op, *types.Error) 
 	return op{db: db, end: a.locks.Lock(req.ContainerID)}, nil
 }
 
-// checkRequest validates what every verb about one attachment needs.
+// checkRequest validates what every verb about one attachment needs: the
+// names (api's pure checks), and the netns if needNetns.
 func checkRequest(req api.CNIRequest, needNetns bool) *types.Error {
-	if req.ContainerID == "" || len(req.ContainerID) > 256 || strings.ContainsAny(req.ContainerID, "/\x00") {
-		return types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_CONTAINERID", fmt.Sprintf("%.64q", req.ContainerID))
-	}
-	if err := validIfName(req.IfName); err != nil {
-		return types.NewError(types.ErrInvalidEnvironmentVariables, "invalid CNI_IFNAME", err.Error())
+	if e := req.CheckAttachment(); e != nil {
+		return e
 	}
 	if !needNetns {
 		return nil
@@ -134,16 +132,8 @@ func checkRequest(req api.CNIRequest, needNetns bool) *types.Error {
 	return nil
 }
 
-// validIfName: what the kernel accepts as an interface name.
-func validIfName(s string) error {
-	if s == "" || len(s) > 15 || s == "." || s == ".." || strings.ContainsAny(s, "/: \t\n\x00") {
-		return fmt.Errorf("%.32q is not a valid interface name (1-15 bytes, no '/', ':' or spaces)", s)
-	}
-	return nil
-}
-
 // result is the CNI result for an attachment, in the netconf's version.
-func (a *attacher) result(nc *NetConf, att *attachment) (json.RawMessage, *types.Error) {
+func (a *attacher) result(nc *netconf.NetConf, att *attachment) (json.RawMessage, *types.Error) {
 	addr, err := att.alloc.Address() // never a /0: an error if the subnet is unknown
 	if err != nil {
 		return nil, cniError("build the result", err)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/netconf"
 )
 
 const goodConfig = `{
@@ -60,64 +60,18 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-func TestParseNetConf(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		code uint
-	}{
-		{"good", `{"cniVersion":"1.1.0","name":"cane","type":"cane","pool":"prod"}`, 0},
-		{"old version", `{"cniVersion":"0.4.0","name":"cane","type":"cane"}`, 0},
-		{"no version", `{"name":"cane","type":"cane"}`, 7},
-		{"no name", `{"cniVersion":"1.1.0","type":"cane"}`, 7},
-		{"not json", `{"cniVersion":`, 6},
-		{"wrong types", `{"cniVersion":1,"name":"cane"}`, 6},
-		{"huge", `{"cniVersion":"1.1.0","name":"cane","x":"` + strings.Repeat("a", api.MaxNetConf) + `"}`, 7},
-	}
-	for _, tc := range tests {
-		_, err := ParseNetConf([]byte(tc.in))
-		var code uint
-		if err != nil {
-			code = err.Code
-		}
-		if code != tc.code {
-			t.Errorf("%s: code %d (%v), want %d", tc.name, code, err, tc.code)
-		}
-	}
-}
-
-func TestParseArgsAndPool(t *testing.T) {
-	a, err := ParseArgs("IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-0;CANE_POOL=test")
-	if err != nil || a.PodNamespace != "shop" || a.PodName != "web-0" || a.Pool != "test" {
-		t.Fatalf("ParseArgs = %+v, %v", a, err)
-	}
-	if _, err := ParseArgs("garbage"); err == nil {
-		t.Fatal("ParseArgs accepted a value without '='")
-	}
-	nc := &NetConf{Pool: "prod"}
+func TestChoosePool(t *testing.T) {
+	nc := &netconf.NetConf{Pool: "prod"}
 	d := &poolChooser{}
-	if p, _ := d.choose(context.Background(), nc, Args{}); p != "prod" {
+	if p, _ := d.choose(context.Background(), nc, netconf.Args{}); p != "prod" {
 		t.Errorf("netconf default pool: %q", p)
 	}
 	nc.RuntimeConfig.Pool = "rc"
-	if p, _ := d.choose(context.Background(), nc, Args{}); p != "rc" {
+	if p, _ := d.choose(context.Background(), nc, netconf.Args{}); p != "rc" {
 		t.Errorf("runtimeConfig pool: %q", p)
 	}
-	if p, _ := d.choose(context.Background(), nc, Args{Pool: "arg"}); p != "arg" {
+	if p, _ := d.choose(context.Background(), nc, netconf.Args{Pool: "arg"}); p != "arg" {
 		t.Errorf("CNI_ARGS pool: %q", p)
-	}
-}
-
-func TestValidIfName(t *testing.T) {
-	for _, ok := range []string{"eth0", "net1", "a", "abcdefghijklmno"} {
-		if err := validIfName(ok); err != nil {
-			t.Errorf("%q: %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"", "abcdefghijklmnop", "a/b", ".", "..", "a b", "a:b"} {
-		if validIfName(bad) == nil {
-			t.Errorf("%q accepted", bad)
-		}
 	}
 }
 

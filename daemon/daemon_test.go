@@ -77,12 +77,12 @@ func (n *node) restart() {
 	n.start()
 }
 
-func netconf(pool string) json.RawMessage {
+func confFor(pool string) json.RawMessage {
 	return json.RawMessage(fmt.Sprintf(`{"cniVersion":"1.1.0","name":"cane","type":"cane","pool":%q}`, pool))
 }
 
 func (n *node) cni(cmd, id, netns, pool string) (*current.Result, error) {
-	res, cerr := n.d.CNI(context.Background(), api.CNIRequest{Command: cmd, ContainerID: id, Netns: netns, IfName: "eth0", Config: netconf(pool)})
+	res, cerr := n.d.CNI(context.Background(), api.CNIRequest{Command: cmd, ContainerID: id, Netns: netns, IfName: "eth0", Config: confFor(pool)})
 	if cerr != nil {
 		return nil, cerr
 	}
@@ -378,11 +378,11 @@ func TestStatusNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	_, cerr := d.CNI(context.Background(), api.CNIRequest{Command: "STATUS", Config: netconf("prod")})
+	_, cerr := d.CNI(context.Background(), api.CNIRequest{Command: "STATUS", Config: confFor("prod")})
 	if cerr == nil || cerr.Code != api.CodePluginNotAvailable {
 		t.Fatalf("STATUS while starting: %v", cerr)
 	}
-	_, cerr = d.CNI(context.Background(), api.CNIRequest{Command: "ADD", ContainerID: "c", IfName: "eth0", Netns: "/proc/self/ns/net", Config: netconf("prod")})
+	_, cerr = d.CNI(context.Background(), api.CNIRequest{Command: "ADD", ContainerID: "c", IfName: "eth0", Netns: "/proc/self/ns/net", Config: confFor("prod")})
 	if cerr == nil || cerr.Code != 11 {
 		t.Fatalf("ADD while starting: %v", cerr)
 	}

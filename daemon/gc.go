@@ -9,13 +9,14 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/ipam"
+	"github.com/cane-cni/cane/netconf"
 	"github.com/cane-cni/cane/ovs"
 )
 
 // gc (CNI GC) removes every attachment of this network that the runtime
 // does not list as valid, then gives back blocks with no address left.
 // Attachments of other networks are not touched.
-func (a *attacher) gc(ctx context.Context, nc *NetConf) *types.Error {
+func (a *attacher) gc(ctx context.Context, nc *netconf.NetConf) *types.Error {
 	db, e := a.sess.forCNI()
 	if e != nil {
 		return e

@@ -12,6 +12,7 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/flows/of"
 	"github.com/cane-cni/cane/monitor"
@@ -183,15 +184,15 @@ func (w *monitorLoop) pods(ctx context.Context, db *ovs.DB) ([]monitor.Pod, erro
 }
 
 // Counters takes a fresh look and judges it against the monitor's last.
-func (w *monitorLoop) Counters(ctx context.Context) (monitor.Counters, error) {
+func (w *monitorLoop) Counters(ctx context.Context) (api.Counters, error) {
 	s, err := w.Snapshot(ctx)
 	if err != nil {
-		return monitor.Counters{}, err
+		return api.Counters{}, err
 	}
 	w.mu.Lock()
 	prev := w.last
 	w.mu.Unlock()
-	return monitor.Counters{Snapshot: s, Alerts: monitor.Alerts(prev, &s, w.thresholds())}, nil
+	return s.Counters(monitor.Alerts(prev, &s, w.thresholds())), nil
 }
 
 // report is a scrape's view: the last look, its alerts and flow counts,

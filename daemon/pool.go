@@ -9,6 +9,7 @@ import (
 
 	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/cluster/kube"
+	"github.com/cane-cni/cane/netconf"
 )
 
 // Kubernetes labels and annotations that choose a pod's pool.
@@ -41,8 +42,8 @@ var _ podLabels = (*kube.Watcher)(nil)
 // choose returns the pool, or the CNI error saying why there is none:
 // 11 if the API could not be read (try again), CodeNoUsablePool if the
 // namespace's domain has no pool here, 7 if nothing names a pool.
-func (c *poolChooser) choose(ctx context.Context, nc *NetConf, a Args) (string, *types.Error) {
-	if p := explicitPool(nc, a); p != "" {
+func (c *poolChooser) choose(ctx context.Context, nc *netconf.NetConf, a netconf.Args) (string, *types.Error) {
+	if p := nc.ExplicitPool(a); p != "" {
 		return p, nil
 	}
 	p, e := c.fromCluster(ctx, a.PodNamespace, a.PodName)

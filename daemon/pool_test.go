@@ -10,6 +10,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/cane-cni/cane/api"
+	"github.com/cane-cni/cane/netconf"
 )
 
 // fakeCluster answers PodAnnotation and NamespaceLabel from maps.
@@ -41,20 +42,20 @@ func TestPoolChooser(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		nc       NetConf
-		args     Args
+		nc       netconf.NetConf
+		args     netconf.Args
 		cluster  podLabels
 		want     string
 		wantCode uint
 	}{
-		{"CNI_ARGS first", NetConf{Pool: "x"}, Args{Pool: "arg", PodNamespace: "shop", PodName: "web-0"}, cluster, "arg", 0},
-		{"pod annotation", NetConf{Pool: "x"}, Args{PodNamespace: "shop", PodName: "web-0"}, cluster, "prod", 0},
-		{"namespace domain", NetConf{Pool: "x"}, Args{PodNamespace: "shop", PodName: "web-1"}, cluster, "prod", 0},
-		{"netconf default", NetConf{Pool: "x"}, Args{PodNamespace: "plain", PodName: "p"}, cluster, "x", 0},
-		{"static mode", NetConf{Pool: "x"}, Args{PodNamespace: "qa", PodName: "p"}, nil, "x", 0},
-		{"domain without a usable pool is a configuration error", NetConf{Pool: "x"}, Args{PodNamespace: "qa", PodName: "p"}, cluster, "", api.CodeNoUsablePool},
-		{"API unreachable: try again", NetConf{}, Args{PodNamespace: "qa", PodName: "p"}, fakeCluster{err: errors.New("timeout")}, "", types.ErrTryAgainLater},
-		{"nothing names a pool", NetConf{}, Args{}, nil, "", types.ErrInvalidNetworkConfig},
+		{"CNI_ARGS first", netconf.NetConf{Pool: "x"}, netconf.Args{Pool: "arg", PodNamespace: "shop", PodName: "web-0"}, cluster, "arg", 0},
+		{"pod annotation", netconf.NetConf{Pool: "x"}, netconf.Args{PodNamespace: "shop", PodName: "web-0"}, cluster, "prod", 0},
+		{"namespace domain", netconf.NetConf{Pool: "x"}, netconf.Args{PodNamespace: "shop", PodName: "web-1"}, cluster, "prod", 0},
+		{"netconf default", netconf.NetConf{Pool: "x"}, netconf.Args{PodNamespace: "plain", PodName: "p"}, cluster, "x", 0},
+		{"static mode", netconf.NetConf{Pool: "x"}, netconf.Args{PodNamespace: "qa", PodName: "p"}, nil, "x", 0},
+		{"domain without a usable pool is a configuration error", netconf.NetConf{Pool: "x"}, netconf.Args{PodNamespace: "qa", PodName: "p"}, cluster, "", api.CodeNoUsablePool},
+		{"API unreachable: try again", netconf.NetConf{}, netconf.Args{PodNamespace: "qa", PodName: "p"}, fakeCluster{err: errors.New("timeout")}, "", types.ErrTryAgainLater},
+		{"nothing names a pool", netconf.NetConf{}, netconf.Args{}, nil, "", types.ErrInvalidNetworkConfig},
 	}
 	for _, tc := range tests {
 		c := &poolChooser{node: "n1", cluster: tc.cluster, views: views}

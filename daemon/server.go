@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,12 +13,7 @@ import (
 	"github.com/containernetworking/cni/pkg/types"
 
 	"github.com/cane-cni/cane/api"
-	"github.com/cane-cni/cane/monitor"
 )
-
-// maxRequest bounds a request body: a netconf plus a GC valid list of a
-// few thousand attachments fits easily.
-const maxRequest = 4 << 20
 
 // Listen opens the unix socket: root-only (0600) in a 0700 directory. A
 // stale socket file from an earlier run is replaced.
@@ -54,19 +48,19 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	})
 	mux.HandleFunc("POST /v1/trace", func(w http.ResponseWriter, r *http.Request) {
 		var req api.TraceRequest
-		if err := decodeStrict(r.Body, &req); err != nil {
+		if err := api.DecodeStrict(r.Body, &req); err != nil {
 			http.Error(w, "malformed trace request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
 		answer[api.Trace](w)(in.Trace(r.Context(), req))
 	})
 	mux.HandleFunc("GET /v1/counters", func(w http.ResponseWriter, r *http.Request) {
-		answer[monitor.Counters](w)(d.mon.Counters(r.Context()))
+		answer[api.Counters](w)(d.mon.Counters(r.Context()))
 	})
 	mux.HandleFunc("GET /v1/loans", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.loans.Loans()) })
 	mux.HandleFunc("POST /v1/loans", func(w http.ResponseWriter, r *http.Request) {
 		var l api.Loan
-		if err := decodeStrict(r.Body, &l); err != nil {
+		if err := api.DecodeStrict(r.Body, &l); err != nil {
 			http.Error(w, "malformed loan: "+err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -74,7 +68,7 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 	})
 	mux.HandleFunc("POST /v1/loans/{name}/return", func(w http.ResponseWriter, r *http.Request) {
 		var e api.LoanEnd
-		if err := decodeStrict(r.Body, &e); err != nil {
+		if err := api.DecodeStrict(r.Body, &e); err != nil {
 			http.Error(w, "malformed request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
@@ -103,28 +97,14 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 }
 
 func (d *Daemon) handleCNI(w http.ResponseWriter, r *http.Request) {
-	var req api.CNIRequest
-	if err := decodeStrict(r.Body, &req); err != nil {
+	req, e := api.DecodeCNIRequest(r.Body)
+	if e != nil {
 		w.WriteHeader(http.StatusBadRequest)
-		writeJSON(w, api.CNIResponse{Error: types.NewError(types.ErrDecodingFailure, "malformed request", err.Error())})
+		writeJSON(w, api.CNIResponse{Error: e})
 		return
 	}
 	res, cerr := d.cni.CNI(r.Context(), req)
 	writeJSON(w, api.CNIResponse{Result: res, Error: cerr})
-}
-
-// decodeStrict reads exactly one JSON value of known fields, within
-// maxRequest bytes.
-func decodeStrict(body io.Reader, v any) error {
-	dec := json.NewDecoder(io.LimitReader(body, maxRequest))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.Decode(new(json.RawMessage)) != io.EOF {
-		return errors.New("data after the request")
-	}
-	return nil
 }
 
 // answer writes v, or err as a 500 with its text (what canectl prints).

@@ -96,7 +96,7 @@ func wantXRay(t *testing.T, node *testbed.Node, check, detail string) {
 // TestCanectl: every verb against a real node; trace verdicts; xray
 // catches each injected fault and passes again once it is repaired.
 func TestCanectl(t *testing.T) {
-	tb, c, node := startNode(t)
+	tb, c, node := startNodeWith(t, crashBins(t)) // a subtest leaks an address by crashing caned
 	prodA := mustAddPod(t, tb, c, node, "shop/prod-a", "prod")
 	prodB := mustAddPod(t, tb, c, node, "shop/prod-b", "prod")
 	testA := mustAddPod(t, tb, c, node, "qa/test-a", "test")

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/cane-cni/cane/daemon"
@@ -13,7 +16,7 @@ import (
 // leaked address, no stray veth, port or flow, no address handed out
 // twice, and a bystander pod untouched.
 func TestCrashConsistency(t *testing.T) {
-	tb, c, node := startNode(t)
+	tb, c, node := startNodeWith(t, crashBins(t))
 	restart := func(t *testing.T, env ...string) {
 		t.Helper()
 		if err := node.StopCaned(); err != nil { // also reaps a crashed caned
@@ -84,4 +87,25 @@ func TestCrashConsistency(t *testing.T) {
 	other := mustAddPod(t, tb, c, node, "shop/other", "prod")
 	expect(t, true, port, [2]*testbed.Pod{other, keep})
 	assertOnly(t, c, node, keep, other)
+}
+
+// crashBins is a bin dir for a test that crashes caned on purpose:
+// binDir's cane and canectl, and a caned built with the cane_crashpoints
+// tag. The production caned has no crash points: CANE_CRASH_AT does
+// nothing there.
+func crashBins(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command("go", "build", "-tags", "cane_crashpoints", "-o", dir+"/", "./cmd/caned")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build caned with crash points: %v: %s", err, out)
+	}
+	for _, b := range []string{"cane", "canectl"} {
+		if err := os.Symlink(filepath.Join(binDir, b), filepath.Join(dir, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

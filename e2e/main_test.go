@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cane-cni/cane/e2e/testbed"
+	"github.com/cane-cni/cane/internal/needs"
 )
 
 // binDir holds cane and caned: $CANE_BIN_DIR (make e2e sets it), or a
@@ -21,14 +22,7 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	if os.Geteuid() != 0 {
-		fmt.Println("e2e: skipped, needs root")
-		os.Exit(0)
-	}
-	if _, err := exec.LookPath("ovs-vswitchd"); err != nil {
-		fmt.Println("e2e: skipped, needs Open vSwitch (apt-get install openvswitch-switch)")
-		os.Exit(0)
-	}
+	needs.Main("e2e", needs.OVS) // skips without root or OVS, unless CANE_REQUIRE_ROOT=1
 	os.Exit(run(m))
 }
 
@@ -54,7 +48,13 @@ func run(m *testing.M) int {
 // newTestbed is a testbed torn down when the test ends, pass or fail.
 func newTestbed(t *testing.T) *testbed.Testbed {
 	t.Helper()
-	tb, err := testbed.New(binDir)
+	return newTestbedWith(t, binDir)
+}
+
+// newTestbedWith is newTestbed running the binaries in bins.
+func newTestbedWith(t *testing.T, bins string) *testbed.Testbed {
+	t.Helper()
+	tb, err := testbed.New(bins)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,13 @@ func ctx(t *testing.T) context.Context {
 // startNode is a testbed with one node running production and test.
 func startNode(t *testing.T) (*testbed.Testbed, context.Context, *testbed.Node) {
 	t.Helper()
-	tb, c := newTestbed(t), ctx(t)
+	return startNodeWith(t, binDir)
+}
+
+// startNodeWith is startNode running the binaries in bins.
+func startNodeWith(t *testing.T, bins string) (*testbed.Testbed, context.Context, *testbed.Node) {
+	t.Helper()
+	tb, c := newTestbedWith(t, bins), ctx(t)
 	node, err := tb.StartNode(c, "node1", twoDomains(t))
 	if err != nil {
 		t.Fatal(err)

@@ -18,8 +18,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 
+	"github.com/cane-cni/cane/api"
 	"github.com/cane-cni/cane/e2e/testbed"
-	"github.com/cane-cni/cane/monitor"
 	"github.com/cane-cni/cane/ovs"
 )
 
@@ -58,20 +58,20 @@ func metric(body, name, labels string) float64 {
 	return v
 }
 
-func counters(t *testing.T, node *testbed.Node) monitor.Counters {
+func counters(t *testing.T, node *testbed.Node) api.Counters {
 	t.Helper()
-	var c monitor.Counters
+	var c api.Counters
 	canectlJSON(t, node, &c, "counters")
 	return c
 }
 
-func podCounters(c monitor.Counters, name string) monitor.Pod {
+func podCounters(c api.Counters, name string) api.PodCounters {
 	for _, p := range c.Pods {
 		if p.Name == name {
 			return p
 		}
 	}
-	return monitor.Pod{}
+	return api.PodCounters{}
 }
 
 // TestMonitor: what caned watches shows up in canectl counters, in
@@ -130,7 +130,7 @@ func TestMonitor(t *testing.T) {
 		if err := testbed.SendFrame(node.NS, "flood1", frames...); err != nil {
 			t.Fatal(err)
 		}
-		var table monitor.MACTable
+		var table api.MACTable
 		waitUntil(t, 10*time.Second, "the MAC table fills", func() bool {
 			for _, m := range counters(t, node).MACTables {
 				if m.Bridge == "br-learn" {
@@ -194,7 +194,7 @@ func TestMonitor(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var after monitor.Counters
+		var after api.Counters
 		waitUntil(t, 5*time.Second, "prod-b's receive-buffer errors rise", func() bool {
 			after = counters(t, node)
 			return podCounters(after, prodB.Name).SNMP.UDPRcvbufErrors > podCounters(before, prodB.Name).SNMP.UDPRcvbufErrors

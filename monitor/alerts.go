@@ -2,35 +2,48 @@ package monitor
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 	"time"
+
+	"github.com/cane-cni/cane/api"
 )
 
 // Pod is one pod's counters.
 type Pod struct {
-	Name      string `json:"name"` // namespace/name, or the container ID
-	Domain    string `json:"domain"`
-	Port      string `json:"port"`
-	SNMP      SNMP   `json:"snmp"`
-	RxDropped uint64 `json:"rxDropped"` // OVS interface counters of its port
-	TxDropped uint64 `json:"txDropped"`
-	Err       string `json:"error,omitempty"` // its netns could not be read
+	Name      string // namespace/name, or the container ID
+	Domain    string
+	Port      string
+	SNMP      SNMP
+	RxDropped uint64 // OVS interface counters of its port
+	TxDropped uint64
+	Err       string // its netns could not be read
 }
 
 // Snapshot is everything monitored on a node at one moment.
 type Snapshot struct {
-	Time      time.Time         `json:"time"`
-	MACTables []MACTable        `json:"macTables"`
-	Node      SNMP              `json:"node"`
-	Pods      []Pod             `json:"pods"`
-	Drops     map[string]uint64 `json:"pipelineDrops"` // by reason, from the drop flows' counters
+	Time      time.Time
+	MACTables []MACTable
+	Node      SNMP
+	Pods      []Pod
+	Drops     map[string]uint64 // by reason, from the drop flows' counters
 }
 
-// Counters is what `canectl counters` shows: a fresh look at every
-// monitored counter, and the alerts against the monitor's last look.
-type Counters struct {
-	Snapshot
-	Alerts []Alert `json:"alerts"`
+// Counters is the snapshot with its alerts in the API's wire form (GET
+// /v1/counters). The copy shares nothing with s.
+func (s Snapshot) Counters(alerts []Alert) api.Counters {
+	c := api.Counters{Time: s.Time, Node: api.SNMP(s.Node), Drops: maps.Clone(s.Drops)}
+	for _, m := range s.MACTables {
+		c.MACTables = append(c.MACTables, api.MACTable(m))
+	}
+	for _, p := range s.Pods {
+		c.Pods = append(c.Pods, api.PodCounters{Name: p.Name, Domain: p.Domain, Port: p.Port, SNMP: api.SNMP(p.SNMP),
+			RxDropped: p.RxDropped, TxDropped: p.TxDropped, Err: p.Err})
+	}
+	for _, a := range alerts {
+		c.Alerts = append(c.Alerts, api.Alert(a))
+	}
+	return c
 }
 
 // Thresholds say when a counter is an alert.
@@ -40,9 +53,9 @@ type Thresholds struct {
 
 // Alert is one condition that needs a person.
 type Alert struct {
-	Kind    string `json:"kind"`    // mac-table-full, mac-table-evictions, udp-drops, reassembly-failures
-	Subject string `json:"subject"` // the bridge, "node", or the pod
-	Message string `json:"message"`
+	Kind    string // mac-table-full, mac-table-evictions, udp-drops, reassembly-failures
+	Subject string // the bridge, "node", or the pod
+	Message string
 }
 
 // Alerts judges cur against th and against prev, the snapshot before it

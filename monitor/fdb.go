@@ -4,24 +4,21 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/cane-cni/cane/api"
 )
 
 // MACTable is a learning bridge's MAC table, from fdb/stats-show.
 type MACTable struct {
-	Bridge  string `json:"bridge"`
-	Current int    `json:"current"`
-	Max     int    `json:"max"`
-	Learned uint64 `json:"learned"`
-	Evicted uint64 `json:"evicted"`
+	Bridge  string
+	Current int
+	Max     int
+	Learned uint64
+	Evicted uint64
 }
 
-// Percent is how full the table is.
-func (m MACTable) Percent() float64 {
-	if m.Max == 0 {
-		return 0
-	}
-	return 100 * float64(m.Current) / float64(m.Max)
-}
+// Percent is how full the table is (api.MACTable.Percent).
+func (m MACTable) Percent() float64 { return api.MACTable(m).Percent() }
 
 // ParseFDBStats reads `ovs-appctl fdb/stats-show BRIDGE`.
 func ParseFDBStats(bridge, out string) (MACTable, error) {

@@ -10,27 +10,28 @@ import (
 	"strings"
 
 	"github.com/containernetworking/plugins/pkg/ns"
+
+	"github.com/cane-cni/cane/api"
 )
 
-// SNMP holds the /proc/net/snmp counters Cane watches, of one netns.
+// SNMP holds the /proc/net/snmp counters Cane watches, of one netns. Its
+// fields are api.SNMP's, so one converts to the other.
 type SNMP struct {
-	UDPInErrors     uint64 `json:"udpInErrors"`
-	UDPRcvbufErrors uint64 `json:"udpRcvbufErrors"`
-	UDPSndbufErrors uint64 `json:"udpSndbufErrors"`
-	UDPNoPorts      uint64 `json:"udpNoPorts"`
-	UDPInCsumErrors uint64 `json:"udpInCsumErrors"`
-	IPReasmFails    uint64 `json:"ipReasmFails"`
-	IPReasmTimeout  uint64 `json:"ipReasmTimeout"`
-	IPInDiscards    uint64 `json:"ipInDiscards"`
-	IPFragFails     uint64 `json:"ipFragFails"`
-	UDPInDatagrams  uint64 `json:"udpInDatagrams"`
-	UDPOutDatagrams uint64 `json:"udpOutDatagrams"`
+	UDPInErrors     uint64
+	UDPRcvbufErrors uint64
+	UDPSndbufErrors uint64
+	UDPNoPorts      uint64
+	UDPInCsumErrors uint64
+	IPReasmFails    uint64
+	IPReasmTimeout  uint64
+	IPInDiscards    uint64
+	IPFragFails     uint64
+	UDPInDatagrams  uint64
+	UDPOutDatagrams uint64
 }
 
-// Drops is every UDP datagram lost to an error: InErrors (which already
-// counts receive-buffer and checksum errors) and send-buffer errors. Not
-// NoPorts: a closed port is an answer, not a loss.
-func (s SNMP) Drops() uint64 { return s.UDPInErrors + s.UDPSndbufErrors }
+// Drops is every UDP datagram lost to an error (api.SNMP.Drops).
+func (s SNMP) Drops() uint64 { return api.SNMP(s).Drops() }
 
 // ParseSNMP reads /proc/net/snmp: pairs of lines, names then values, per
 // protocol.

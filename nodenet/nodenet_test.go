@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/cane-cni/cane/internal/needs"
 	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
@@ -35,9 +35,7 @@ type lab struct {
 }
 
 func newLab(t *testing.T) *lab {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	needs.Root(t)
 	l := &lab{t: t, node: podnettest.NewNS(t), under: podnettest.NewNS(t), prod: podnettest.NewNS(t), test: podnettest.NewNS(t),
 		prodPool: netip.MustParsePrefix("198.19.0.0/24"), testPool: netip.MustParsePrefix("198.19.1.0/24")}
 	l.link(l.under, "eth0", "198.18.0.100/24", l.node, "eth0", "198.18.0.1/24")

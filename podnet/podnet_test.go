@@ -3,21 +3,19 @@ package podnet
 import (
 	"errors"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 
+	"github.com/cane-cni/cane/internal/needs"
 	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
 func setup(t *testing.T) Config {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	needs.Root(t)
 	host, pod := podnettest.NewNS(t), podnettest.NewNS(t)
 	ip := netip.MustParseAddr("198.19.0.10")
 	return Config{

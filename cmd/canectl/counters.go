@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cane-cni/cane/api"
-	"github.com/cane-cni/cane/monitor"
 )
 
 func countersCmd(o *opts) *cobra.Command {
@@ -17,7 +16,7 @@ func countersCmd(o *opts) *cobra.Command {
 		Short: "MAC tables, UDP and reassembly drops (node and each pod), port and pipeline drops, and alerts",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var c monitor.Counters
+			var c api.Counters
 			if err := api.NewClient(o.socket).Get(context.Background(), "/v1/counters", &c); err != nil {
 				return err
 			}
@@ -33,7 +32,7 @@ func countersCmd(o *opts) *cobra.Command {
 					fmt.Fprintf(w, "%s\t%d/%d\t%.0f%%\t%d\n", m.Bridge, m.Current, m.Max, m.Percent(), m.Evicted)
 				}
 				fmt.Fprintln(w, "\nNETNS\tDOMAIN\tUDP DROPS\tRCVBUF\tSNDBUF\tCSUM\tNOPORTS\tREASM FAILS\tPORT RX/TX DROPS")
-				row := func(name, domain string, s monitor.SNMP, ports string) {
+				row := func(name, domain string, s api.SNMP, ports string) {
 					fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n", name, orDash(domain), s.Drops(), s.UDPRcvbufErrors, s.UDPSndbufErrors, s.UDPInCsumErrors, s.UDPNoPorts, s.IPReasmFails, ports)
 				}
 				row("node", "", c.Node, "-")

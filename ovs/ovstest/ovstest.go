@@ -8,26 +8,22 @@ package ovstest
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/containernetworking/plugins/pkg/ns"
 
+	"github.com/cane-cni/cane/internal/needs"
 	"github.com/cane-cni/cane/ovs"
 	"github.com/cane-cni/cane/podnet/podnettest"
 )
 
-// Skip skips the test unless it runs as root with OVS installed.
+// Skip skips the test unless it runs as root with OVS installed; with
+// CANE_REQUIRE_ROOT=1 (make test) it fails instead (internal/needs).
 func Skip(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
-	if _, err := exec.LookPath("ovs-vswitchd"); err != nil {
-		t.Skip("needs Open vSwitch (apt-get install openvswitch-switch)")
-	}
+	needs.RootAnd(t, needs.OVS)
 }
 
 // Instance is a running OVS for one test.

@@ -1,3 +1,5 @@
+//go:build cane_crashpoints
+
 package daemon
 
 import (
@@ -6,16 +8,9 @@ import (
 )
 
 // crashAt names one step of ADD or DEL at which caned kills itself with
-// SIGKILL, as a crash would: the crash-consistency tests set it through
-// the CANE_CRASH_AT environment variable. Empty (always, in production)
-// means never.
+// SIGKILL: the crash-consistency tests set it through the CANE_CRASH_AT
+// environment variable. Empty means never.
 var crashAt = os.Getenv("CANE_CRASH_AT")
-
-// Crash points, in the order each operation passes them.
-var (
-	AddCrashPoints = []string{"add:allocated", "add:veth", "add:port", "add:flows"}
-	DelCrashPoints = []string{"del:flows", "del:port", "del:veth"}
-)
 
 // crashPoint kills caned if step is the configured crash point.
 func crashPoint(step string) {

@@ -1,4 +1,8 @@
-package daemon
+// Package netconf parses what the runtime hands the cane plugin and caned
+// forwards verbatim: the network configuration (the plugin's stdin) and
+// CNI_ARGS. Pure: no I/O, and nothing heavier than the CNI types, so its
+// fuzz targets run thousands of inputs a second.
+package netconf
 
 import (
 	"encoding/json"
@@ -10,7 +14,9 @@ import (
 	"github.com/cane-cni/cane/api"
 )
 
-// NetConf is Cane's network configuration (the CNI plugin's stdin).
+// NetConf is Cane's network configuration (the CNI plugin's stdin). It is
+// read, never written: json.Marshal of a NetConf uses the embedded
+// PluginConf's MarshalJSON, which writes only PluginConf's own fields.
 type NetConf struct {
 	types.PluginConf
 	Socket        string `json:"socket,omitempty"`
@@ -32,9 +38,10 @@ type Bandwidth struct {
 	EgressBurst  uint64 `json:"egressBurst,omitempty"`
 }
 
-// ParseNetConf decodes and checks a netconf. Errors are CNI errors with
-// code 7 (invalid network config) or 6 (cannot decode).
-func ParseNetConf(data []byte) (*NetConf, *types.Error) {
+// Parse decodes and checks a netconf. Errors are CNI errors with code 7
+// (invalid network config: too large, no cniVersion, no name) or 6 (cannot
+// decode); a config is returned only without an error.
+func Parse(data []byte) (*NetConf, *types.Error) {
 	if len(data) > api.MaxNetConf {
 		return nil, types.NewError(types.ErrInvalidNetworkConfig, "network config too large", fmt.Sprintf("%d bytes, limit %d", len(data), api.MaxNetConf))
 	}
@@ -51,6 +58,16 @@ func ParseNetConf(data []byte) (*NetConf, *types.Error) {
 	return &nc, nil
 }
 
+// ExplicitPool is the pool the runtime names: CNI_ARGS CANE_POOL, then
+// runtimeConfig; "" if neither does (the cluster or the netconf's default
+// pool decides then).
+func (nc *NetConf) ExplicitPool(a Args) string {
+	if a.Pool != "" {
+		return a.Pool
+	}
+	return nc.RuntimeConfig.Pool
+}
+
 // Args are the CNI_ARGS Cane reads.
 type Args struct {
 	PodNamespace string // K8S_POD_NAMESPACE
@@ -59,7 +76,8 @@ type Args struct {
 }
 
 // ParseArgs reads "K=V;K=V" CNI_ARGS. Unknown keys are ignored, as the
-// runtime passes keys for every plugin in a chain.
+// runtime passes keys for every plugin in a chain; a pair without '=' is
+// an error. A key given twice keeps its last value.
 func ParseArgs(s string) (Args, error) {
 	var a Args
 	if s == "" {
@@ -80,13 +98,4 @@ func ParseArgs(s string) (Args, error) {
 		}
 	}
 	return a, nil
-}
-
-// explicitPool is the pool the runtime names: CNI_ARGS CANE_POOL, then
-// runtimeConfig.
-func explicitPool(nc *NetConf, a Args) string {
-	if a.Pool != "" {
-		return a.Pool
-	}
-	return nc.RuntimeConfig.Pool
 }
