@@ -42,7 +42,7 @@ type SetField struct {
 }
 
 // Set is the set_field that makes the packet match m.
-func Set(m Match) SetField { return SetField{Field: m.Field, Value: m.Value, Mask: m.Mask} }
+func Set(m Match) SetField { return SetField(m) }
 
 // Move copies Src into Dst (same width): move.
 type Move struct{ Src, Dst Subfield }
