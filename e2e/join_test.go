@@ -67,8 +67,11 @@ func TestNodeJoinLeave(t *testing.T) {
 	})
 	t.Logf("node1 routed to node3's new block %s after the ADD on node3", took.Round(time.Millisecond))
 	expect(t, true, 7700, [2]*testbed.Pod{prod1, prod3}, [2]*testbed.Pod{prod3, prod2})
-	if added := count(nodes[0], of.Selector{}) - flowsBefore; added != 2 {
-		t.Errorf("node1 has %d more flows after node3 joined with one block, want 2 (tunnel admit + block route)", added)
+	// A node with one block and one address: its VTEP admitted, the block
+	// bound to its domain and routed, its address admitted as a source and
+	// reached through the tunnel.
+	if added := count(nodes[0], of.Selector{}) - flowsBefore; added != 5 {
+		t.Errorf("node1 has %d more flows after node3 joined with one block, want 5 (VTEP admit, block binding, address binding, address route, block route)", added)
 	}
 	if r := status(nodes[0]).Round; r != roundBefore {
 		t.Errorf("node1 changed flow round %d -> %d: it reinstalled instead of adding", roundBefore, r)

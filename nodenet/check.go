@@ -56,7 +56,7 @@ func checkRoutes(h *netlink.Handle, want map[routeKey]netlink.Route) []string {
 		switch {
 		case !ok:
 			p = append(p, fmt.Sprintf("route %s missing from %s", k.dst, tableLabel(k.table)))
-		case got.Type != w.Type || got.LinkIndex != w.LinkIndex:
+		case routeType(got) != routeType(w) || got.LinkIndex != w.LinkIndex:
 			p = append(p, fmt.Sprintf("route %s in %s goes elsewhere", k.dst, tableLabel(k.table)))
 		}
 		delete(have, k)
@@ -120,4 +120,12 @@ func tableLabel(t int) string {
 		return "main"
 	}
 	return fmt.Sprintf("table %#x", t)
+}
+
+// routeType is a route's type, unicast when unset (as netlink reads it).
+func routeType(r netlink.Route) int {
+	if r.Type == 0 {
+		return unix.RTN_UNICAST
+	}
+	return r.Type
 }

@@ -38,7 +38,7 @@ type Trace struct {
 func (o *OpenFlow) Trace(ctx context.Context, bridge string, proto of.Protocol, packet ...of.Match) (Trace, error) {
 	ms := make([]goovs.Match, len(packet))
 	for i, m := range packet {
-		ms[i] = m
+		ms[i] = packetMatch{m}
 	}
 	pt, err := o.client(ctx).App.ProtoTrace(bridge, goovs.Protocol(proto.String()), ms)
 	if err != nil {
@@ -54,10 +54,15 @@ func PacketString(proto of.Protocol, packet ...of.Match) string {
 		parts = append(parts, proto.String())
 	}
 	for _, m := range packet {
-		parts = append(parts, m.String())
+		parts = append(parts, m.PacketText())
 	}
 	return strings.Join(parts, ",")
 }
+
+// packetMatch renders a match the way ofproto/trace parses it.
+type packetMatch struct{ of.Match }
+
+func (p packetMatch) MarshalText() ([]byte, error) { return []byte(p.PacketText()), nil }
 
 // client is go-openvswitch's client, running ovs-appctl through Exec
 // against this vswitchd's control socket (its ExecFunc seam adds -t).

@@ -235,3 +235,17 @@ func fieldConst(id FieldID) string {
 	}
 	return fmt.Sprintf("FieldID(%d)", uint8(id))
 }
+
+// PacketText is the match as a packet description OVS parses (ofproto/
+// trace): like String, but fields that OVS prints under another field's
+// name take their own — a UDP or SCTP port is "udp_src", not the "tp_src"
+// a dump shows (which OVS parses as TCP's), an ICMPv6 type "icmpv6_type".
+func (m Match) PacketText() string {
+	switch m.Field {
+	case FieldUDPSrc, FieldUDPDst, FieldSCTPSrc, FieldSCTPDst, FieldICMPv6Type, FieldICMPv6Code:
+		if m.IsExact() {
+			return fmt.Sprintf("%s=%d", m.Field.Def().SetName, m.Uint())
+		}
+	}
+	return m.String()
+}
