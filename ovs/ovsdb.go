@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"sync"
 
+	"github.com/cane-cni/cane/internal/coalesce"
 	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/model"
@@ -32,7 +33,7 @@ type DB struct {
 	lost    chan struct{} // closed when the session ends
 
 	insertsOnce sync.Once
-	inserts     coalescer[PortConfig] // port inserts of concurrent AddPorts
+	inserts     coalesce.Group[PortConfig] // port inserts of concurrent AddPorts
 }
 
 // Connect dials endpoint (e.g. "unix:/var/run/openvswitch/db.sock") and

@@ -69,8 +69,8 @@ func (db *DB) AddPort(ctx context.Context, cfg PortConfig) (int, error) {
 // insertPort commits the port's rows, in one transaction with those of
 // concurrent callers (see coalescer).
 func (db *DB) insertPort(cfg PortConfig) error {
-	db.insertsOnce.Do(func() { db.inserts.do = db.insertPorts })
-	return db.inserts.submit(cfg)
+	db.insertsOnce.Do(func() { db.inserts.Do = bounded(db.insertPorts) })
+	return db.inserts.Submit(cfg)
 }
 
 // insertPorts adds every port of batch in one transaction.

@@ -38,7 +38,7 @@ func TestGroupCommit(t *testing.T) {
 			return put("first")(tx)
 		})
 	}()
-	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.running && len(g.queue) == 0 })
+	waitFor(t, func() bool { n, running := g.group.Queued(); return running && n == 0 })
 	boom := errors.New("boom")
 	var wg sync.WaitGroup
 	errs := make([]error, 10)
@@ -55,7 +55,7 @@ func TestGroupCommit(t *testing.T) {
 			})
 		}()
 	}
-	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.queue) == 10 })
+	waitFor(t, func() bool { n, _ := g.group.Queued(); return n == 10 })
 	close(hold)
 	wg.Wait()
 	if err := <-first; err != nil {
@@ -91,7 +91,7 @@ func TestGroupCommitShares(t *testing.T) {
 	g := &groupCommit{db: s.db}
 	hold := make(chan struct{})
 	go func() { _ = g.do(func(*bolt.Tx) error { <-hold; return nil }) }()
-	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.running && len(g.queue) == 0 })
+	waitFor(t, func() bool { n, running := g.group.Queued(); return running && n == 0 })
 	var mu sync.Mutex
 	txs := map[int]int{}
 	var wg sync.WaitGroup
@@ -111,7 +111,7 @@ func TestGroupCommitShares(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.queue) == 10 })
+	waitFor(t, func() bool { n, _ := g.group.Queued(); return n == 10 })
 	close(hold)
 	wg.Wait()
 	if len(txs) != 1 {
