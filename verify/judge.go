@@ -1,0 +1,271 @@
+package verify
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
+)
+
+// Kind is what a violation is.
+type Kind string
+
+const (
+	Isolation  Kind = "isolation"   // a domain reaches a domain its peerings do not allow
+	Spoof      Kind = "spoof"       // a pod's packet with a MAC, address or tag not its own gets through
+	Admission  Kind = "admission"   // the tunnel or uplink admits a packet it must not (unknown VTEP, VNI or tag)
+	Leak       Kind = "leak"        // a packet leaves for the underlay to no node, or untagged or with no domain's tag
+	Loop       Kind = "loop"        // a path comes back to where it was, or nests deeper than OVS follows
+	BlackHole  Kind = "black-hole"  // a class matches no flow of a table, or is sent to a port the node lacks
+	Unmodelled Kind = "unmodelled"  // a class reaches a flow the verifier cannot interpret
+)
+
+// finding is one thing wrong with one class; extra narrows the class to
+// the packets it concerns.
+type finding struct {
+	kind     Kind
+	from     string // the source domain (own contexts)
+	to       string // the destination, as reports name it
+	toDomain string
+	toKind   PortKind
+	emit     bool // about a packet sent to port (suppressed if port is the class's in_port)
+	port     uint32
+	extra    term
+	detail   string
+}
+
+// judge is what is wrong with a leaf of a class of ctx.
+func (r *runner) judge(ctx *context, s *state, l leaf) []finding {
+	switch l.kind {
+	case leafEmit:
+		port := l.port
+		if l.inPort {
+			v, ok := r.inPort(s)
+			if !ok {
+				return nil
+			}
+			port = v
+		}
+		fs := r.judgeEmit(ctx, s, port)
+		for i := range fs {
+			fs[i].emit, fs[i].port = !l.inPort, port
+		}
+		return fs
+	case leafMiss:
+		why := l.why
+		if why == "" {
+			why = fmt.Sprintf("no flow of table %s matches", tableName(l.table))
+		}
+		return []finding{r.plain(BlackHole, why)}
+	case leafNoTable:
+		return []finding{r.plain(BlackHole, fmt.Sprintf("the pipeline goes on in table %s, which has no flows", tableName(l.table)))}
+	case leafLoop:
+		return []finding{r.plain(Loop, fmt.Sprintf("table %s: %s", tableName(l.table), l.why))}
+	case leafUnmodelled:
+		return []finding{r.plain(Unmodelled, fmt.Sprintf("%s: %s", l.why, l.e.flow))}
+	}
+	return nil
+}
+
+func (r *runner) plain(k Kind, detail string) finding {
+	return finding{kind: k, detail: detail, extra: r.universe()}
+}
+
+func (r *runner) universe() term { return term{c: newCube(r.p.l.wv)} }
+
+func tableName(t uint8) string { return fmt.Sprintf("%d %s", t, flows.Table(t)) }
+
+// inPort is the class's in_port, if fixed (every source fixes it).
+func (r *runner) inPort(s *state) (uint32, bool) {
+	sp := r.p.l.span(of.FieldInPort)
+	v, ok := s.value(sp.off, sp.width)
+	return uint32(v), ok
+}
+
+// judgeEmit judges a packet of the class sent to port.
+func (r *runner) judgeEmit(ctx *context, s *state, port uint32) []finding {
+	p := r.in.ports[port]
+	if p == nil {
+		return []finding{r.plain(BlackHole, fmt.Sprintf("sent to ofport %d, which the node does not have", port))}
+	}
+	to := describePort(p)
+	if ctx.kind == ctxSpoof {
+		return []finding{{kind: Spoof, to: to, toKind: p.Kind, extra: r.universe(), detail: "a packet with " + ctx.why + " gets through"}}
+	}
+	if ctx.kind == ctxAdmit {
+		return []finding{{kind: Admission, to: to, toKind: p.Kind, extra: r.universe(), detail: "a packet with " + ctx.why + " is let in"}}
+	}
+	iso := func(domain string, extra term, what string) finding {
+		return finding{kind: Isolation, from: ctx.domain, to: to + what, toDomain: domain, toKind: p.Kind, extra: extra}
+	}
+	var fs []finding
+	switch p.Kind {
+	case PortPod:
+		if !r.reaches(ctx, p.Domain) {
+			fs = append(fs, iso(p.Domain, r.universe(), ""))
+		}
+	case PortHost:
+		if p.Domain != "" && !r.reaches(ctx, p.Domain) {
+			fs = append(fs, iso(p.Domain, r.universe(), ""))
+		}
+		fs = append(fs, r.addressFindings(ctx, s, iso)...)
+	case PortTunnel, PortUplink:
+		if ctx.domain == HostDomain {
+			fs = append(fs, iso(HostDomain, r.universe(), ": the host domain reaches nothing remote"))
+		}
+		if p.Kind == PortTunnel {
+			fs = append(fs, r.vniFindings(ctx, s, iso)...)
+			fs = append(fs, r.vtepFindings(ctx, s, to)...)
+		} else {
+			fs = append(fs, r.tagFindings(ctx, s, iso, to)...)
+		}
+		fs = append(fs, r.addressFindings(ctx, s, iso)...)
+	}
+	return fs
+}
+
+func describePort(p *Port) string {
+	if p.Kind == PortPod {
+		return fmt.Sprintf("pod %s (ofport %d, domain %s)", p.Name, p.OFPort, p.Domain)
+	}
+	return fmt.Sprintf("%s port %s (ofport %d)", p.Kind, p.Name, p.OFPort)
+}
+
+// reaches reports whether the context's packets may reach domain d's.
+func (r *runner) reaches(ctx *context, d string) bool {
+	return ctx.domain == HostDomain || r.in.allowed(ctx.domain, d)
+}
+
+type isoFunc func(domain string, extra term, what string) finding
+
+// where is the part of s meeting every match: its extra constraint, and
+// whether any packet of s is in it.
+func (r *runner) where(s *state, ms []of.Match, unless ...[]of.Match) (term, bool) {
+	t := r.universe()
+	v, q := s.translate(r.put(r.p.newCond(), ms...), nil, r.p.l.wv)
+	switch v {
+	case never:
+		return t, false
+	case some:
+		t.c = q
+	}
+	for _, u := range unless {
+		uv, uq := s.translate(r.put(r.p.newCond(), u...), nil, r.p.l.wv)
+		switch uv {
+		case always:
+			return t, false
+		case some:
+			t.subs = append(t.subs, uq)
+		}
+	}
+	full, ok := s.t.and(t)
+	return t, ok && !full.empty()
+}
+
+// vniFindings: the VNI a packet leaves with must be a domain the source may reach.
+func (r *runner) vniFindings(ctx *context, s *state, iso isoFunc) []finding {
+	var fs []finding
+	var known [][]of.Match
+	for _, d := range r.in.in.Domains {
+		m := []of.Match{of.TunID(uint64(d.VNI))}
+		known = append(known, m)
+		if r.reaches(ctx, d.Name) && d.VLAN == 0 {
+			continue
+		}
+		if extra, ok := r.where(s, m); ok {
+			what := fmt.Sprintf(", VNI %d", d.VNI)
+			if d.VLAN != 0 {
+				what += " (a VLAN domain's, never carried by the tunnel)"
+			}
+			fs = append(fs, iso(d.Name, extra, what))
+		}
+	}
+	if extra, ok := r.where(s, nil, known...); ok {
+		fs = append(fs, iso("no domain", extra, ", a VNI of no domain"))
+	}
+	return fs
+}
+
+// vtepFindings: the tunnel must lead to a node.
+func (r *runner) vtepFindings(ctx *context, s *state, to string) []finding {
+	sp := r.p.l.span(of.FieldTunDst)
+	if v, ok := s.value(sp.off, sp.width); ok {
+		a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+		if r.in.vteps[a] != nil {
+			return nil
+		}
+	}
+	var nodes [][]of.Match
+	for _, rm := range r.in.in.Remotes {
+		if rm.VTEP.Is4() {
+			nodes = append(nodes, []of.Match{of.TunDst(of.Host(rm.VTEP))})
+		}
+	}
+	if extra, ok := r.where(s, nil, nodes...); ok {
+		return []finding{{kind: Leak, from: ctx.domain, to: to + " to an endpoint that is no node's VTEP", toKind: PortTunnel, extra: extra}}
+	}
+	return nil
+}
+
+// tagFindings: the uplink carries only tags of domains the source may reach.
+func (r *runner) tagFindings(ctx *context, s *state, iso isoFunc, to string) []finding {
+	var fs []finding
+	known := [][]of.Match{}
+	for _, d := range r.in.in.Domains {
+		if d.VLAN == 0 {
+			continue
+		}
+		m := []of.Match{of.DLVLAN(d.VLAN)}
+		known = append(known, m)
+		if r.reaches(ctx, d.Name) {
+			continue
+		}
+		if extra, ok := r.where(s, m); ok {
+			fs = append(fs, iso(d.Name, extra, fmt.Sprintf(", VLAN %d", d.VLAN)))
+		}
+	}
+	if extra, ok := r.where(s, nil, known...); ok {
+		fs = append(fs, finding{kind: Leak, from: ctx.domain, to: to + " untagged or with no domain's tag", toKind: PortUplink, extra: extra})
+	}
+	return fs
+}
+
+// addressFindings: what leaves for the node or another node must not be
+// addressed to a domain the source may not reach.
+func (r *runner) addressFindings(ctx *context, s *state, iso isoFunc) []finding {
+	var fs []finding
+	for _, rg := range r.in.ranges {
+		if r.reaches(ctx, rg.Domain) {
+			continue
+		}
+		for _, dst := range dstMatches(rg.Prefix) {
+			var unless [][]of.Match
+			for _, q := range r.in.inner(rg) {
+				unless = append(unless, []of.Match{dst[0], withPrefix(dst[1], q.Prefix)})
+			}
+			if extra, ok := r.where(s, dst, unless...); ok {
+				fs = append(fs, iso(rg.Domain, extra, fmt.Sprintf(", addressed to %s", rg.Prefix)))
+			}
+		}
+	}
+	return fs
+}
+
+// dstMatches are the ways a packet is addressed into p: IPv4 or ARP, IPv6.
+func dstMatches(p netip.Prefix) [][]of.Match {
+	if p.Addr().Is4() {
+		return [][]of.Match{{ipv4, of.IPv4Dst(p)}, {arp, of.ARPTPA(p)}}
+	}
+	return [][]of.Match{{ipv6, of.IPv6Dst(p)}}
+}
+
+func withPrefix(m of.Match, p netip.Prefix) of.Match {
+	switch m.Field {
+	case of.FieldIPv4Dst:
+		return of.IPv4Dst(p)
+	case of.FieldARPTPA:
+		return of.ARPTPA(p)
+	}
+	return of.IPv6Dst(p)
+}

@@ -1,0 +1,105 @@
+package verify
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/cane-cni/cane/flows"
+	"github.com/cane-cni/cane/flows/of"
+)
+
+// mutation is one wrong flow injected into a correct node: replace drops
+// the flows it selects, add adds flows.
+type mutation struct {
+	name    string
+	replace func(of.Flow) bool
+	add     []of.Flow
+	want    Kind   // the violation it must cause
+	detail  string // and a word of its text
+}
+
+func (m mutation) apply(fs []of.Flow) []of.Flow {
+	var out []of.Flow
+	for _, f := range fs {
+		if m.replace == nil || !m.replace(f) {
+			out = append(out, f)
+		}
+	}
+	return append(out, m.add...)
+}
+
+func cookie(kind flows.Kind, reason flows.Reason, obj uint32) uint64 {
+	return uint64(flows.NewCookie(0, kind, reason, obj))
+}
+
+// mutations are the faults of issue 21 on the sale-night node n.
+func mutations(n flows.Node) []mutation {
+	p := n.Pods[0]
+	remote := n.Remotes[0]
+	testPool := n.Pools[1].CIDR
+	var seal of.Flow
+	for _, f := range n.All() {
+		if f.Table == uint8(flows.DomainPolicy) && f.Priority == uint16(flows.PolicyLentSeal) {
+			seal = f
+			break
+		}
+	}
+	low := seal
+	low.Priority = 150
+	return []mutation{
+		{
+			name: "spoof guard too wide (pod's IPv4 flow without nw_src)",
+			replace: func(f of.Flow) bool {
+				return f.Table == uint8(flows.SpoofGuard) && f.Cookie == cookie(flows.KindPod, 0, p.OFPort) && f.Protocol == of.ProtoIP
+			},
+			add: []of.Flow{of.NewFlow(uint8(flows.SpoofGuard), uint16(flows.SpoofGuardPort), cookie(flows.KindPod, 0, p.OFPort)).
+				Proto(of.ProtoIP).Match(of.InPort(p.OFPort), of.EthSrc(p.MAC)).Do(of.Goto{Table: uint8(flows.ARPResponder)})},
+			want: Spoof, detail: "IPv4 source",
+		},
+		{
+			name: "DomainPolicy allow too wide (production into test's pool)",
+			add: []of.Flow{of.NewFlow(uint8(flows.DomainPolicy), uint16(flows.PolicyAllow), cookie(flows.KindBase, 0, 0)).
+				Proto(of.ProtoIP).Match(flows.RegDomain.Match(100), of.IPv4Dst(testPool)).Do(of.Goto{Table: uint8(flows.Forward)})},
+			want: Isolation, detail: "production reaches test",
+		},
+		{
+			name:    "lent-block seal below the pool's allow (priority 150)",
+			replace: func(f of.Flow) bool { return f.Key() == seal.Key() },
+			add:     []of.Flow{low},
+			want:    Isolation, detail: "test reaches production",
+		},
+		{
+			name: "host-domain allow that reaches a remote block",
+			add: []of.Flow{of.NewFlow(uint8(flows.Forward), uint16(flows.ForwardHostOnly)+10, cookie(flows.KindNode, 0, 0)).
+				Proto(of.ProtoIP).Match(flows.RegDomain.Match(flows.HostDomain), of.IPv4Dst(remote.Blocks[0].CIDR)).Do(
+				of.Set(of.TunDst(of.Host(remote.VTEP))), of.Move{Src: flows.RegDomainVNI.Subfield(), Dst: of.Bits(of.FieldTunID, 0, 23)},
+				flows.RegOutPort.Set(flows.TunnelOFPort), of.Goto{Table: uint8(flows.Output)})},
+			want: Isolation, detail: "host reaches",
+		},
+	}
+}
+
+func TestMutationsCaught(t *testing.T) {
+	n := saleNight(4)
+	in := FromNode(n)
+	for _, m := range mutations(n) {
+		t.Run(m.name, func(t *testing.T) {
+			rep, err := Verify(m.apply(n.All()), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, v := range rep.Violations {
+				t.Logf("%s", v)
+				if v.Kind == m.want && strings.Contains(v.String(), m.detail) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("not caught: want a %s violation with %q; %s", m.want, m.detail, rep.Summary())
+			}
+		})
+	}
+	_ = netip.Addr{}
+}
