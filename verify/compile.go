@@ -34,8 +34,8 @@ type entry struct {
 	tab         *table
 	rank        int
 	prio        uint16
-	flow        of.Flow   // the flow (for a conjunction: its first clause flow)
-	clauses     []of.Flow // a conjunction's clause flows behind this cube
+	flow        *of.Flow   // the flow, as given (for a conjunction: its first clause flow)
+	clauses     []*of.Flow // a conjunction's clause flows behind this cube
 	c           cond      // the match over the header bits
 	shared      cube      // c as a cube of ingress variables
 	acts        []act
@@ -101,9 +101,9 @@ func useOf(use *fieldSet, f of.Flow) {
 // entries compiles every flow: ordinary flows become entries, flows with
 // conjunction actions are returned apart (they only make up conjunctions).
 func (p *pipeline) entries(fs []of.Flow) (hard, soft []*entry) {
-	for _, f := range fs {
-		f = f.Canonical()
-		e := &entry{flow: f, prio: f.Priority, lowerShadow: true}
+	for i := range fs {
+		f := fs[i].Canonical()
+		e := &entry{flow: &fs[i], prio: f.Priority, lowerShadow: true}
 		var ok bool
 		if e.c, ok = p.match(f); !ok {
 			continue // contradicts itself: never matches
@@ -162,9 +162,12 @@ func (p *pipeline) match(f of.Flow) (cond, bool) {
 	return c, true
 }
 
+// newCond is an empty condition. Its values and mask sit where a cube
+// over the variable space has them, so sharedCube of it costs nothing.
 func (p *pipeline) newCond() cond {
-	b := make([]uint64, 2*p.l.w)
-	return cond{mask: b[:p.l.w:p.l.w], val: b[p.l.w:]}
+	l := p.l
+	b := make([]uint64, 2*l.wv)
+	return cond{val: b[:l.w], mask: b[l.wv : l.wv+l.w : l.wv+l.w]}
 }
 
 // addMatch adds field id = v under mask to c; false if c already says otherwise.
@@ -185,12 +188,10 @@ func (p *pipeline) addMatch(c cond, id of.FieldID, v, mask of.Value) bool {
 	return true
 }
 
-// sharedCube is c over the ingress variables, which sit where the header bits do.
+// sharedCube is c over the ingress variables, which sit where the header
+// bits do: the cube newCond laid c out in (never changed after).
 func (p *pipeline) sharedCube(c cond) cube {
-	q := newCube(p.l.wv)
-	copy(q.val(), c.val)
-	copy(q.mask(), c.mask)
-	return q
+	return cube(c.val[:2*p.l.wv:2*p.l.wv])
 }
 
 // table orders a table's entries, indexes them and finds their shadows.
@@ -211,8 +212,9 @@ func (p *pipeline) table(id uint8, es []*entry) *table {
 	}
 	t.entries = es
 	t.idx = newIndex(p.l, es, ranks, make([]bool, maxField))
+	var buf []int
 	for _, e := range es {
-		p.shadowsOf(e)
+		buf = p.shadowsOf(e, buf)
 	}
 	return t
 }
@@ -261,8 +263,8 @@ func condsOverlap(a, b cond) bool {
 // shadowsOf finds the entries consulted before e that take from it, and
 // notes same-priority overlaps with different actions (OVS's choice
 // between them is undefined; the verifier follows both).
-func (p *pipeline) shadowsOf(e *entry) {
-	cands := e.tab.idx.query(func(sp span) prefix { return condPrefix(e.c, sp) })
+func (p *pipeline) shadowsOf(e *entry, buf []int) []int {
+	cands := e.tab.idx.queryInto(buf, func(sp span) prefix { return condPrefix(e.c, sp) })
 	for _, r := range cands {
 		if r >= e.rank {
 			break
@@ -271,7 +273,8 @@ func (p *pipeline) shadowsOf(e *entry) {
 		if takes(g, e) {
 			e.shadows = append(e.shadows, g)
 		} else if g.prio == e.prio && !g.conj && !e.conj && condsOverlap(g.c, e.c) && of.ActionsString(g.flow.Actions) != of.ActionsString(e.flow.Actions) {
-			p.notes = append(p.notes, fmt.Sprintf("table %d: flows of one priority overlap with different actions, OVS may pick either (both followed): %s | %s", e.tab.id, g.flow, e.flow))
+			p.notes = append(p.notes, fmt.Sprintf("table %d: flows of one priority overlap with different actions, OVS may pick either (both followed): %s | %s", e.tab.id, g.flow.String(), e.flow.String()))
 		}
 	}
+	return cands
 }

@@ -68,7 +68,8 @@ func (r *runner) table(s *state, id uint8, sk sink) {
 // gets what it matches and no earlier entry took. conj != 0 is the second
 // lookup of a conjunctive match (ordinary flows only, with conj_id=conj).
 func (r *runner) lookup(s *state, t *table, sk sink, conj uint32) {
-	cands := t.idx.query(func(sp span) prefix { return statePrefix(s, sp) })
+	cands := t.idx.queryInto(r.getInts(), func(sp span) prefix { return statePrefix(s, sp) })
+	defer r.putInts(cands)
 	covered, coverPrio := false, 0
 	for i, rk := range cands {
 		e := t.entries[rk]
@@ -101,6 +102,18 @@ func (r *runner) lookup(s *state, t *table, sk sink, conj uint32) {
 		r.miss(s, t, cands, sk)
 	}
 }
+
+// getInts and putInts keep candidate lists for reuse (lookups nest).
+func (r *runner) getInts() []int {
+	if n := len(r.ints); n > 0 {
+		b := r.ints[n-1]
+		r.ints = r.ints[:n-1]
+		return b
+	}
+	return nil
+}
+
+func (r *runner) putInts(b []int) { r.ints = append(r.ints, b[:0]) }
 
 // shadow takes from h what entries before e take (lazily); false if
 // nothing is left for certain. It asks e's own shadow list or the earlier

@@ -15,6 +15,7 @@ type index struct {
 	byPfx  map[pfxKey][]int // entries by (prefix length, prefix), length >= 1
 	sorted []pfxEntry       // the same, ordered by prefix value then length
 	maxLen int
+	lens   []int // the prefix lengths entries have, ascending
 	rest   *index // entries without a prefix on the pivot
 	list   []int  // a leaf index: every entry
 }
@@ -116,6 +117,14 @@ func newIndex(l *layout, es []*entry, ranks []int, used []bool) *index {
 		}
 	}
 	sort.Slice(x.sorted, func(i, j int) bool { return x.sorted[i].less(x.sorted[j]) })
+	seen := map[int]bool{}
+	for _, e := range x.sorted {
+		if !seen[e.l] {
+			seen[e.l] = true
+			x.lens = append(x.lens, e.l)
+		}
+	}
+	sort.Ints(x.lens)
 	used = append([]bool(nil), used...)
 	used[pivotField(l, sp)] = true
 	x.rest = newIndex(l, es, rest, used)
@@ -135,10 +144,16 @@ func (a pfxEntry) less(b pfxEntry) bool {
 // pivot is the field the most entries fix distinct prefixes of.
 func pivot(l *layout, es []*entry, ranks []int, used []bool) (span, bool) {
 	best, bestN := span{}, 0
+	matched := make([]uint64, l.w)
+	for _, r := range ranks {
+		for i, m := range es[r].c.mask {
+			matched[i] |= m
+		}
+	}
 	for id := 1; id < maxField; id++ {
 		sp := l.pos[id]
-		if sp.width == 0 || used[id] {
-			continue
+		if sp.width == 0 || used[id] || !getBit(matched, sp.off+sp.width-1) {
+			continue // untracked, used, or no entry matches its top bit
 		}
 		seen := map[pfxKey]bool{}
 		for _, r := range ranks {
@@ -164,10 +179,15 @@ func pivotField(l *layout, sp span) int {
 
 // query is the ranks of the entries that may meet a class whose pivot
 // fields read as pat gives them, in rank order.
-func (x *index) query(pat func(span) prefix) []int {
-	var out []int
+func (x *index) query(pat func(span) prefix) []int { return x.queryInto(nil, pat) }
+
+// queryInto is query appending to buf[:0].
+func (x *index) queryInto(buf []int, pat func(span) prefix) []int {
+	out := buf[:0]
 	x.collect(pat, &out)
-	sort.Ints(out)
+	if x.byPfx != nil {
+		sort.Ints(out)
+	}
 	return out
 }
 
@@ -177,7 +197,10 @@ func (x *index) collect(pat func(span) prefix, out *[]int) {
 		return
 	}
 	p := pat(x.sp)
-	for l := 1; l <= p.l && l <= x.maxLen; l++ {
+	for _, l := range x.lens {
+		if l > p.l {
+			break
+		}
 		*out = append(*out, x.byPfx[p.cut(l)]...)
 	}
 	if p.l < x.maxLen {

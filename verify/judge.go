@@ -63,7 +63,7 @@ func (r *runner) judge(ctx *context, s *state, l leaf) []finding {
 	case leafLoop:
 		return []finding{r.plain(Loop, fmt.Sprintf("table %s: %s", tableName(l.table), l.why))}
 	case leafUnmodelled:
-		return []finding{r.plain(Unmodelled, fmt.Sprintf("%s: %s", l.why, l.e.flow))}
+		return []finding{r.plain(Unmodelled, fmt.Sprintf("%s: %s", l.why, l.e.flow.String()))}
 	}
 	return nil
 }
@@ -165,6 +165,11 @@ func (r *runner) where(s *state, ms []of.Match, unless ...[]of.Match) (term, boo
 
 // vniFindings: the VNI a packet leaves with must be a domain the source may reach.
 func (r *runner) vniFindings(ctx *context, s *state, iso isoFunc) []finding {
+	if v, ok := s.value(r.vniSpan.off, r.vniSpan.width); ok {
+		if d := r.in.byVNI[uint32(v)]; d != nil && uint64(d.VNI) == v && d.VLAN == 0 && r.reaches(ctx, d.Name) {
+			return nil
+		}
+	}
 	var fs []finding
 	var known [][]of.Match
 	for _, d := range r.in.in.Domains {
@@ -234,22 +239,94 @@ func (r *runner) tagFindings(ctx *context, s *state, iso isoFunc, to string) []f
 // addressFindings: what leaves for the node or another node must not be
 // addressed to a domain the source may not reach.
 func (r *runner) addressFindings(ctx *context, s *state, iso isoFunc) []finding {
+	et, etKnown := s.value(r.etSpan.off, r.etSpan.width)
 	var fs []finding
-	for _, rg := range r.in.ranges {
-		if r.reaches(ctx, rg.Domain) {
+	for _, ac := range r.addrConds {
+		if r.reaches(ctx, ac.rg.Domain) || (etKnown && et != uint64(ac.etype)) {
 			continue
 		}
-		for _, dst := range dstMatches(rg.Prefix) {
-			var unless [][]of.Match
-			for _, q := range r.in.inner(rg) {
-				unless = append(unless, []of.Match{dst[0], withPrefix(dst[1], q.Prefix)})
+		switch r.dstAgainst(s, ac) {
+		case never:
+			continue
+		case always:
+			if etKnown {
+				fs = append(fs, iso(ac.rg.Domain, r.universe(), fmt.Sprintf(", addressed to %s", ac.rg.Prefix)))
+				continue
 			}
-			if extra, ok := r.where(s, dst, unless...); ok {
-				fs = append(fs, iso(rg.Domain, extra, fmt.Sprintf(", addressed to %s", rg.Prefix)))
-			}
+		}
+		if extra, ok := r.where(s, ac.dst, ac.unless...); ok {
+			fs = append(fs, iso(ac.rg.Domain, extra, fmt.Sprintf(", addressed to %s", ac.rg.Prefix)))
 		}
 	}
 	return fs
+}
+
+// addrCond is one way of addressing a packet into a range: the matches,
+// those of the ranges of other domains inside it, and the field.
+type addrCond struct {
+	rg     Range
+	etype  uint16
+	field  of.FieldID
+	dst    []of.Match
+	unless [][]of.Match
+	inner  []netip.Prefix
+}
+
+// addrConds are every range's ways of being addressed.
+func (r *runner) buildAddrConds() []addrCond {
+	var out []addrCond
+	for _, rg := range r.in.ranges {
+		for _, dst := range dstMatches(rg.Prefix) {
+			ac := addrCond{rg: rg, etype: uint16(dst[0].Uint()), field: dst[1].Field, dst: dst}
+			for _, q := range r.in.inner(rg) {
+				ac.unless = append(ac.unless, []of.Match{dst[0], withPrefix(dst[1], q.Prefix)})
+				ac.inner = append(ac.inner, q.Prefix)
+			}
+			out = append(out, ac)
+		}
+	}
+	return out
+}
+
+// dstAgainst compares the class's destination prefix (its known leading
+// bits) with a range: never (disjoint), always (inside it and clear of its
+// inner ranges), or some.
+func (r *runner) dstAgainst(s *state, ac addrCond) verdict {
+	sp := r.p.l.span(ac.field)
+	p := statePrefix(s, sp)
+	rp := ac.rg.Prefix
+	l := rp.Bits()
+	if p.l < l {
+		l = p.l
+	}
+	if p.cut(l) != prefixOf(rp).cut(l) {
+		return never
+	}
+	if p.l < rp.Bits() {
+		return some
+	}
+	for _, q := range ac.inner {
+		ql := q.Bits()
+		if p.l < ql || p.cut(ql) == prefixOf(q).cut(ql) {
+			return some
+		}
+	}
+	return always
+}
+
+// prefixOf is an address prefix as the index's prefix.
+func prefixOf(p netip.Prefix) prefix {
+	b := p.Addr().AsSlice()
+	var x prefix
+	for i, c := range b {
+		if i < 8 {
+			x.hi |= uint64(c) << uint(56-8*i)
+		} else {
+			x.lo |= uint64(c) << uint(56-8*(i-8))
+		}
+	}
+	x.l = p.Bits() // fields are aligned to the top, as readPrefix reads them
+	return x
 }
 
 // dstMatches are the ways a packet is addressed into p: IPv4 or ARP, IPv6.

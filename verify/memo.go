@@ -16,6 +16,8 @@ import (
 // class is separable: each subtracted cube constrains either only read
 // variables or none (otherwise the class is followed itself).
 //
+// A key is recorded the second time it is met (see viaMemo).
+//
 // This is what makes a node with 200 pods and 10,000 remote nodes cheap:
 // the pods of one domain reach Forward with equal keys (their own MAC and
 // address are not read there), and so do the tunnel's classes of 10,000
@@ -28,7 +30,15 @@ type memoEntry struct {
 	recs []record
 	vr   []uint64 // the variables the key covers
 	sums map[string]*summary
+	refs bool // some record reuses another entry
 }
+
+// smallEntry: an entry of this few leaves (and no reuse in it) is cheaper
+// to replay for each class than to summarize (a summary pays off when
+// many classes share it: the Output table's two leaves seldom are).
+const smallEntry = 4
+
+func (me *memoEntry) small() bool { return !me.refs && len(me.recs) <= smallEntry }
 
 // record is one thing the relaxed class did: a leaf, or the reuse of
 // another entry (child), with the state at that point relative to the
@@ -47,14 +57,25 @@ type record struct {
 // recorder is the sink that records into an entry.
 type recorder struct{ me *memoEntry }
 
-func (rc recorder) leaf(s *state, l leaf) { rc.me.recs = append(rc.me.recs, snapshot(s, l, nil)) }
+// leaf records a leaf. A packet sent, or a register's unknown port, goes
+// on with the rest of the actions, so its state is copied; every other
+// leaf ends its path and the record takes the state as it is.
+func (rc recorder) leaf(s *state, l leaf) {
+	if l.kind == leafEmit || l.kind == leafMiss {
+		s = s.clone()
+	}
+	rc.me.recs = append(rc.me.recs, snapshot(s, l, nil))
+}
+
+// reuse records the reuse of another entry; the path ends here, so the
+// record takes the state.
 func (rc recorder) reuse(s *state, me *memoEntry) {
+	rc.me.refs = true
 	rc.me.recs = append(rc.me.recs, snapshot(s, leaf{}, me))
 }
 
 func snapshot(s *state, l leaf, child *memoEntry) record {
-	return record{lf: l, child: child, m: s.m.clone(), wr: append([]uint64(nil), s.wr...), t: s.t.clone(),
-		trail: s.trail, outs: s.outs, rc: s.rc}
+	return record{lf: l, child: child, m: s.m, wr: s.wr, t: s.t, trail: s.trail, outs: s.outs, rc: s.rc}
 }
 
 // key is the class's key at table t, the variables it covers, and
@@ -62,38 +83,36 @@ func snapshot(s *state, l leaf, child *memoEntry) record {
 func (r *runner) key(s *state, t *table) (string, []uint64, bool) {
 	l := r.p.l
 	vr := make([]uint64, l.wv)
-	var b strings.Builder
-	b.WriteByte(t.id)
-	b.WriteByte(byte(s.rc))
-	if len(s.m.al) == 0 {
-		b.WriteByte('i')
+	b := append(r.buf[:0], t.id, byte(s.rc))
+	if !s.m.aliased(t.reads) {
+		b = append(b, 'i')
 		for i, rd := range t.reads {
 			vr[i] = rd &^ s.m.cm[i]
-			writeWords(&b, rd&s.m.cm[i], rd&s.m.cm[i]&s.m.cv[i])
+			b = appendWords(b, rd&s.m.cm[i], rd&s.m.cm[i]&s.m.cv[i])
 		}
 	} else {
-		b.WriteByte('a')
+		b = append(b, 'a')
 		eachBit(t.reads, func(bit int) bool {
 			d := s.m.desc(bit)
 			if d.konst {
-				writeInts(&b, -1, boolInt(d.val))
+				b = binary.AppendVarint(b, int64(-1-boolInt(d.val)))
 			} else {
 				setBit(vr, d.v, true)
-				writeInts(&b, bit, d.v)
+				b = binary.AppendVarint(binary.AppendVarint(b, int64(bit)), int64(d.v))
 			}
 			return true
 		})
 	}
 	c := s.t.c
 	for i := range vr {
-		writeWords(&b, c.mask()[i]&vr[i], c.val()[i]&vr[i])
+		b = appendWords(b, c.mask()[i]&vr[i], c.val()[i]&vr[i])
 	}
+	r.buf = b
 	rsubs, ok := r.keySubs(s, vr)
 	if !ok {
 		return "", nil, false
 	}
-	b.WriteString(rsubs)
-	return b.String(), vr, true
+	return string(r.buf) + rsubs, vr, true
 }
 
 // keySubs encodes the subtracted cubes over read variables (sorted: their
@@ -105,9 +124,7 @@ func (r *runner) keySubs(s *state, vr []uint64) (string, bool) {
 		case mixed:
 			return "", false
 		case inside:
-			var b strings.Builder
-			writeWords(&b, q...)
-			enc = append(enc, b.String())
+			enc = append(enc, string(appendWords(nil, q...)))
 		}
 	}
 	for _, x := range s.t.idx {
@@ -172,6 +189,13 @@ func relax(s *state, vr []uint64) *state {
 func (r *runner) viaMemo(s *state, t *table, k string, vr []uint64, sk sink) {
 	me := r.memo[k]
 	switch {
+	case me == nil && !r.seen[k]:
+		// A key seen once is followed directly: most (a pod's classes
+		// before Forward, each start) are never seen again, and recording
+		// them would only cost memory.
+		r.seen[k] = true
+		r.lookup(s, t, sk, 0)
+		return
 	case me == nil:
 		me = &memoEntry{id: len(r.memo), busy: true, vr: vr}
 		r.memo[k] = me
@@ -211,18 +235,11 @@ func appendTrail(base, rel *hop) *hop {
 	return out
 }
 
-func writeWords(b *strings.Builder, ws ...uint64) {
-	var buf [8]byte
+func appendWords(b []byte, ws ...uint64) []byte {
 	for _, w := range ws {
-		binary.LittleEndian.PutUint64(buf[:], w)
-		b.Write(buf[:])
+		b = binary.LittleEndian.AppendUint64(b, w)
 	}
-}
-
-func writeInts(b *strings.Builder, xs ...int) {
-	for _, x := range xs {
-		b.Write(binary.AppendVarint(nil, int64(x)))
-	}
+	return b
 }
 
 func boolInt(b bool) int {

@@ -12,8 +12,16 @@ type runner struct {
 	p        *pipeline
 	in       *policy
 	memo     map[string]*memoEntry
+	seen     map[string]bool // keys met once, not recorded
 	computed int
 	idxIDs   map[*subIndex]int
+	buf      []byte   // scratch for keys
+	ints     [][]int  // candidate lists, for reuse
+	vbuf     []uint64 // scratch variable mask
+	destMask []uint64 // the header bits of destFields
+	addrConds []addrCond
+	etSpan   span
+	vniSpan  span // tun_id's low 64 bits
 }
 
 // Verify follows every packet each source of the node can send through
@@ -25,7 +33,12 @@ func Verify(fs []of.Flow, in Input) (Report, error) {
 	if err := in.validate(); err != nil {
 		return Report{}, fmt.Errorf("verify: %w", err)
 	}
-	r := &runner{p: compile(fs, in.fields()), in: newPolicy(&in), memo: map[string]*memoEntry{}, idxIDs: map[*subIndex]int{}}
+	r := &runner{p: compile(fs, in.fields()), in: newPolicy(&in), memo: map[string]*memoEntry{}, seen: map[string]bool{}, idxIDs: map[*subIndex]int{}}
+	r.destMask = r.p.l.fieldsMask(destFields)
+	r.vbuf = make([]uint64, r.p.l.wv)
+	r.addrConds = r.buildAddrConds()
+	r.etSpan = r.p.l.span(of.FieldEthType)
+	r.vniSpan = r.p.l.span(of.FieldTunID)
 	col := &collector{r: r, byKey: map[string]*Violation{}, sources: map[string]map[string]bool{}}
 	ctxs := r.contexts()
 	for _, ctx := range ctxs {
@@ -84,7 +97,7 @@ type evaluator struct {
 	col *collector
 }
 
-func (ev evaluator) leaf(s *state, l leaf) { ev.r.judgeLeaf(ev.ctx, s.clone(), l, ev.col) }
+func (ev evaluator) leaf(s *state, l leaf) { ev.r.judgeLeaf(ev.ctx, s, l, ev.col) }
 func (ev evaluator) reuse(s *state, me *memoEntry) {
 	ev.r.apply(ev.ctx, s, me, ev.col)
 }

@@ -197,6 +197,6 @@ func (r *runner) ctStateOf(h *ctHop, pt cubeReader) string {
 	return strings.Join(out, ",")
 }
 
-func flowHop(f of.Flow, clause bool) Hop {
+func flowHop(f *of.Flow, clause bool) Hop {
 	return Hop{Table: f.Table, TableName: flows.Table(f.Table).String(), Priority: f.Priority, Cookie: f.Cookie, Flow: f.String(), Clause: clause}
 }
