@@ -36,8 +36,8 @@ type entry struct {
 	prio        uint16
 	flow        *of.Flow   // the flow, as given (for a conjunction: its first clause flow)
 	clauses     []*of.Flow // a conjunction's clause flows behind this cube
-	c           cond      // the match over the header bits
-	shared      cube      // c as a cube of ingress variables
+	c           cond       // the match over the header bits
+	shared      cube       // c as a cube of ingress variables
 	acts        []act
 	shadows     []*entry // earlier entries that take what they overlap
 	conj        bool
@@ -191,7 +191,7 @@ func (p *pipeline) addMatch(c cond, id of.FieldID, v, mask of.Value) bool {
 // sharedCube is c over the ingress variables, which sit where the header
 // bits do: the cube newCond laid c out in (never changed after).
 func (p *pipeline) sharedCube(c cond) cube {
-	return cube(c.val[:2*p.l.wv:2*p.l.wv])
+	return cube(c.val[: 2*p.l.wv : 2*p.l.wv])
 }
 
 // table orders a table's entries, indexes them and finds their shadows.

@@ -55,7 +55,7 @@ func (r *runner) table(s *state, id uint8, sk sink) {
 		sk.leaf(s, leaf{kind: leafNoTable, table: id})
 		return
 	}
-	if len(s.stack) == 0 {
+	if len(s.stack) == 0 && !r.noMemo {
 		if k, vr, ok := r.key(s, t); ok {
 			r.viaMemo(s, t, k, vr, sk)
 			return

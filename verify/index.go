@@ -15,7 +15,7 @@ type index struct {
 	byPfx  map[pfxKey][]int // entries by (prefix length, prefix), length >= 1
 	sorted []pfxEntry       // the same, ordered by prefix value then length
 	maxLen int
-	lens   []int // the prefix lengths entries have, ascending
+	lens   []int  // the prefix lengths entries have, ascending
 	rest   *index // entries without a prefix on the pivot
 	list   []int  // a leaf index: every entry
 }

@@ -12,13 +12,13 @@ import (
 type Kind string
 
 const (
-	Isolation  Kind = "isolation"   // a domain reaches a domain its peerings do not allow
-	Spoof      Kind = "spoof"       // a pod's packet with a MAC, address or tag not its own gets through
-	Admission  Kind = "admission"   // the tunnel or uplink admits a packet it must not (unknown VTEP, VNI or tag)
-	Leak       Kind = "leak"        // a packet leaves for the underlay to no node, or untagged or with no domain's tag
-	Loop       Kind = "loop"        // a path comes back to where it was, or nests deeper than OVS follows
-	BlackHole  Kind = "black-hole"  // a class matches no flow of a table, or is sent to a port the node lacks
-	Unmodelled Kind = "unmodelled"  // a class reaches a flow the verifier cannot interpret
+	Isolation  Kind = "isolation"  // a domain reaches a domain its peerings do not allow
+	Spoof      Kind = "spoof"      // a pod's packet with a MAC, address or tag not its own gets through
+	Admission  Kind = "admission"  // the tunnel or uplink admits a packet it must not (unknown VTEP, VNI or tag)
+	Leak       Kind = "leak"       // a packet leaves for the underlay to no node, or untagged or with no domain's tag
+	Loop       Kind = "loop"       // a path comes back to where it was, or nests deeper than OVS follows
+	BlackHole  Kind = "black-hole" // a class matches no flow of a table, or is sent to a port the node lacks
+	Unmodelled Kind = "unmodelled" // a class reaches a flow the verifier cannot interpret
 )
 
 // finding is one thing wrong with one class; extra narrows the class to

@@ -9,19 +9,20 @@ import (
 // runner is one verification: the compiled pipeline, the node's policy,
 // the memo.
 type runner struct {
-	p        *pipeline
-	in       *policy
-	memo     map[string]*memoEntry
-	seen     map[string]bool // keys met once, not recorded
-	computed int
-	idxIDs   map[*subIndex]int
-	buf      []byte   // scratch for keys
-	ints     [][]int  // candidate lists, for reuse
-	vbuf     []uint64 // scratch variable mask
-	destMask []uint64 // the header bits of destFields
+	p         *pipeline
+	in        *policy
+	memo      map[string]*memoEntry
+	seen      map[string]bool // keys met once, not recorded
+	noMemo    bool
+	computed  int
+	idxIDs    map[*subIndex]int
+	buf       []byte   // scratch for keys
+	ints      [][]int  // candidate lists, for reuse
+	vbuf      []uint64 // scratch variable mask
+	destMask  []uint64 // the header bits of destFields
 	addrConds []addrCond
-	etSpan   span
-	vniSpan  span // tun_id's low 64 bits
+	etSpan    span
+	vniSpan   span // tun_id's low 64 bits
 }
 
 // Verify follows every packet each source of the node can send through
@@ -29,11 +30,14 @@ type runner struct {
 // where it must not, what passes as someone it is not, and every loop,
 // black hole and flow it cannot interpret, each with a packet that shows
 // it. Pure: safe for concurrent use on different inputs.
-func Verify(fs []of.Flow, in Input) (Report, error) {
+func Verify(fs []of.Flow, in Input) (Report, error) { return verify(fs, in, true) }
+
+// verify is Verify, with or without the memo (tests compare the two).
+func verify(fs []of.Flow, in Input, memo bool) (Report, error) {
 	if err := in.validate(); err != nil {
 		return Report{}, fmt.Errorf("verify: %w", err)
 	}
-	r := &runner{p: compile(fs, in.fields()), in: newPolicy(&in), memo: map[string]*memoEntry{}, seen: map[string]bool{}, idxIDs: map[*subIndex]int{}}
+	r := &runner{p: compile(fs, in.fields()), in: newPolicy(&in), memo: map[string]*memoEntry{}, seen: map[string]bool{}, idxIDs: map[*subIndex]int{}, noMemo: !memo}
 	r.destMask = r.p.l.fieldsMask(destFields)
 	r.vbuf = make([]uint64, r.p.l.wv)
 	r.addrConds = r.buildAddrConds()
