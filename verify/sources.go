@@ -122,7 +122,7 @@ func (r *runner) minus(c cond, subs ...[]of.Match) term {
 }
 
 var (
-	untagged = of.VLANTCI(0, 0xffff)
+	untagged = of.VLANTCI(0, 0x1000) // no 802.1Q header (as OVS matches it: vlan_tci=0x0000/0x1000)
 	tagged   = of.VLANTCI(0x1000, 0x1000)
 	ipv4     = of.EthType(0x0800)
 	arp      = of.EthType(0x0806)

@@ -203,13 +203,18 @@ func withTunnel(in *Input) {
 // ctPipeline: guard, then ct(table=2, zone=1); new connections are
 // committed with ct_mark=1 and go to pod 12; established ones with
 // ct_mark=mark go to pod 11.
+// (mark 0: whatever the mark.)
 func ctPipeline(mark uint32) []of.Flow {
 	commit := of.CT{Commit: true, Zone: 1, Exec: []of.SetField{of.Set(of.CTMark(1, 0xffffffff))}}
+	est := fl(2, 20).Proto(of.ProtoIP).Match(of.CTState(of.CTTrk|of.CTEst, 0))
+	if mark != 0 {
+		est = est.Match(of.CTMark(mark, 0xffffffff))
+	}
 	return append(guard(),
 		fl(1, 0), fl(1, 10).Proto(of.ProtoIP).Match(of.CTState(0, of.CTTrk)).Do(of.CT{Zone: 1, Recirc: true, Table: 2}),
 		fl(2, 0),
-		fl(2, 20).Match(of.CTState(of.CTTrk|of.CTNew, 0)).Do(commit, of.Output{Port: 12}),
-		fl(2, 20).Match(of.CTState(of.CTTrk|of.CTEst, 0), of.CTMark(mark, 0xffffffff)).Do(of.Output{Port: 11}))
+		fl(2, 20).Proto(of.ProtoIP).Match(of.CTState(of.CTTrk|of.CTNew, 0)).Do(commit, of.Output{Port: 12}),
+		est.Do(of.Output{Port: 11}))
 }
 
 // conjPipeline: from pod 10 or 12 (clause 1) to pod 11's address
