@@ -51,6 +51,8 @@ func (i *inspector) XRay(ctx context.Context) api.XRay {
 	check("host port", i.checkHostPort(), fmt.Sprintf("%s up, a route for each of %d pools", hostPort, len(i.views.load().Pools)))
 	check("ports match pods", checkPodPorts(ports, atts, i.cfg.Bridge), fmt.Sprintf("%d pod ports, each with its pod", len(atts)))
 	check("flows match desired", i.checkFlows(ctx, desired), fmt.Sprintf("%d flows as desired", len(installed)))
+	isolation, proven := i.checkIsolation(ctx)
+	check("isolation", isolation, proven)
 	check("addresses match pods", i.checkAddresses(), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
 	check("blocks match the cluster", i.checkBlocks(), fmt.Sprintf("%d blocks, each a Block object of this node", len(i.ipam.Blocks())))
 	check("veths and MTU", i.checkVeths(atts), fmt.Sprintf("every pod veth present, MTU %d", i.bridge.podMTUInForce()))

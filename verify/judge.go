@@ -178,12 +178,18 @@ func (r *runner) vniFindings(ctx *context, s *state, iso isoFunc) []finding {
 		if r.reaches(ctx, d.Name) && d.VLAN == 0 {
 			continue
 		}
-		if extra, ok := r.where(s, m); ok {
-			what := fmt.Sprintf(", VNI %d", d.VNI)
-			if d.VLAN != 0 {
-				what += " (a VLAN domain's, never carried by the tunnel)"
-			}
-			fs = append(fs, iso(d.Name, extra, what))
+		extra, ok := r.where(s, m)
+		switch {
+		case !ok:
+		case d.VLAN != 0:
+			// No node admits a VLAN domain from the tunnel: the packet is
+			// lost on the way (a peering of a VLAN and an overlay domain
+			// across nodes, which the pipeline does not support).
+			f := r.plain(BlackHole, fmt.Sprintf("%s's packets leave through the tunnel with VNI %d, %s's, a VLAN domain's: no node admits them", domainName(ctx.domain), d.VNI, d.Name))
+			f.extra, f.toKind = extra, PortTunnel
+			fs = append(fs, f)
+		default:
+			fs = append(fs, iso(d.Name, extra, fmt.Sprintf(", VNI %d", d.VNI)))
 		}
 	}
 	if extra, ok := r.where(s, nil, known...); ok {

@@ -3,7 +3,6 @@ package verify
 import (
 	"encoding/binary"
 	"sort"
-	"strings"
 )
 
 // Memoization. What a table does to a class depends only on the header
@@ -80,9 +79,11 @@ func snapshot(s *state, l leaf, child *memoEntry) record {
 
 // key is the class's key at table t, the variables it covers, and
 // whether the class is separable.
-func (r *runner) key(s *state, t *table) (string, []uint64, bool) {
-	l := r.p.l
-	vr := make([]uint64, l.wv)
+func (r *runner) key(s *state, t *table) ([]byte, []uint64, bool) {
+	vr := r.kvars
+	for i := range vr {
+		vr[i] = 0
+	}
 	b := append(r.buf[:0], t.id, byte(s.rc))
 	if !s.m.aliased(t.reads) {
 		b = append(b, 'i')
@@ -107,36 +108,46 @@ func (r *runner) key(s *state, t *table) (string, []uint64, bool) {
 	for i := range vr {
 		b = appendWords(b, c.mask()[i]&vr[i], c.val()[i]&vr[i])
 	}
+	b, ok := r.keySubs(b, s, vr)
 	r.buf = b
-	rsubs, ok := r.keySubs(s, vr)
-	if !ok {
-		return "", nil, false
-	}
-	return string(r.buf) + rsubs, vr, true
+	return b, vr, ok
 }
 
-// keySubs encodes the subtracted cubes over read variables (sorted: their
-// order does not matter); false if one mixes read and other variables.
-func (r *runner) keySubs(s *state, vr []uint64) (string, bool) {
-	var enc []string
+// keySubs appends the subtracted cubes over read variables (sorted:
+// their order does not matter); false if one mixes read and other variables.
+func (r *runner) keySubs(b []byte, s *state, vr []uint64) ([]byte, bool) {
+	var in []cube
 	for _, q := range s.t.subs {
 		switch mixes(q.mask(), vr) {
 		case mixed:
-			return "", false
+			return b, false
 		case inside:
-			enc = append(enc, string(appendWords(nil, q...)))
+			in = append(in, q)
 		}
+	}
+	sort.Slice(in, func(i, j int) bool { return cubeLess(in[i], in[j]) })
+	for _, q := range in {
+		b = appendWords(append(b, '|'), q...)
 	}
 	for _, x := range s.t.idx {
 		switch mixes(x.care, vr) {
 		case mixed:
-			return "", false
+			return b, false
 		case inside:
-			enc = append(enc, "#"+string(binary.AppendUvarint(nil, uint64(r.idxID(x)))))
+			b = binary.AppendUvarint(append(b, '#'), uint64(r.idxID(x)))
 		}
 	}
-	sort.Strings(enc)
-	return strings.Join(enc, "|"), true
+	return b, true
+}
+
+// cubeLess is an order of cubes (for canonical keys).
+func cubeLess(a, b cube) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
 }
 
 type side uint8
@@ -186,19 +197,19 @@ func relax(s *state, vr []uint64) *state {
 }
 
 // viaMemo follows the class through table t by way of the memo.
-func (r *runner) viaMemo(s *state, t *table, k string, vr []uint64, sk sink) {
-	me := r.memo[k]
+func (r *runner) viaMemo(s *state, t *table, k []byte, vr []uint64, sk sink) {
+	me := r.memo[string(k)]
 	switch {
-	case me == nil && !r.seen[k]:
+	case me == nil && !r.seen[string(k)]:
 		// A key seen once is followed directly: most (a pod's classes
 		// before Forward, each start) are never seen again, and recording
 		// them would only cost memory.
-		r.seen[k] = true
+		r.seen[string(k)] = true
 		r.lookup(s, t, sk, 0)
 		return
 	case me == nil:
-		me = &memoEntry{id: len(r.memo), busy: true, vr: vr}
-		r.memo[k] = me
+		me = &memoEntry{id: len(r.memo), busy: true, vr: append([]uint64(nil), vr...)}
+		r.memo[string(k)] = me
 		r.computed++
 		r.lookup(relax(s, me.vr), t, recorder{me}, 0)
 		me.busy = false
@@ -209,28 +220,16 @@ func (r *runner) viaMemo(s *state, t *table, k string, vr []uint64, sk sink) {
 	sk.reuse(s, me)
 }
 
-// compose is s followed by what a record says happened after it.
+// compose is s followed by what a record says happened after it. The
+// result is only read (judged, summarized, witnessed), never followed
+// through tables, so it shares what it can with s and the record.
 func compose(s *state, rec *record) *state {
-	t, ok := s.t.and(rec.t)
-	if !ok {
-		t = term{c: s.t.c.clone(), subs: []cube{s.t.c}} // cannot happen for a key-equal class; empty
+	out := &state{m: s.m, t: s.t.andShared(rec.t), rc: rec.rc, outs: s.outs + rec.outs, trail: s.trail, more: s.more}
+	if !isZero(rec.wr) {
+		out.m = s.m.overlay(rec.m, rec.wr)
 	}
-	wr := append([]uint64(nil), s.wr...)
-	for i := range wr {
-		wr[i] |= rec.wr[i]
-	}
-	return &state{m: s.m.overlay(rec.m, rec.wr), t: t, wr: wr, rc: rec.rc, outs: s.outs + rec.outs, trail: appendTrail(s.trail, rec.trail)}
-}
-
-// appendTrail puts the hops of rel (a trail that began at nil) after base.
-func appendTrail(base, rel *hop) *hop {
-	var hs []*hop
-	for h := rel; h != nil; h = h.prev {
-		hs = append(hs, h)
-	}
-	out := base
-	for i := len(hs) - 1; i >= 0; i-- {
-		out = &hop{prev: out, e: hs[i].e, ct: hs[i].ct}
+	if rec.trail != nil {
+		out.more = append(s.more[:len(s.more):len(s.more)], rec.trail)
 	}
 	return out
 }

@@ -133,23 +133,20 @@ func (c *collector) violations() []Violation {
 	return out
 }
 
-// hops is a trail as a path, oldest first.
-func (r *runner) hops(tr *hop, pt cubeReader) []Hop {
+// hops is a path (oldest first) as reports show it.
+func (r *runner) hops(path []*hop, pt cubeReader) []Hop {
 	var out []Hop
-	for h := tr; h != nil; h = h.prev {
+	for _, h := range path {
 		switch {
 		case h.ct != nil:
 			out = append(out, Hop{Table: h.ct.table, TableName: flows.Table(h.ct.table).String(), Conntrack: r.ctStateOf(h.ct, pt)})
 		case h.e.conj:
-			for i := len(h.e.clauses) - 1; i >= 0; i-- {
-				out = append(out, flowHop(h.e.clauses[i], true))
+			for _, f := range h.e.clauses {
+				out = append(out, flowHop(f, true))
 			}
 		default:
 			out = append(out, flowHop(h.e.flow, false))
 		}
-	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
 	}
 	return out
 }

@@ -11,7 +11,27 @@ type state struct {
 	rc    int      // conntrack recirculations so far: fresh blocks 1..rc are in use
 	outs  int      // packets sent on this path since the recording began
 	trail *hop     // flows crossed, newest first
+	more  []*hop   // a composed class: the trails of the records after trail's, oldest first
 	stack []frame  // where resubmits return to
+}
+
+// path is every hop of the class's path, oldest first.
+func (s *state) path() []*hop {
+	var out []*hop
+	add := func(h *hop) {
+		start := len(out)
+		for ; h != nil; h = h.prev {
+			out = append(out, h)
+		}
+		for i, j := start, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	add(s.trail)
+	for _, seg := range s.more {
+		add(seg)
+	}
+	return out
 }
 
 // frame is the rest of an action list a resubmit returns to.

@@ -23,6 +23,25 @@ func (t term) and(u term) (term, bool) {
 	return term{c: c, subs: append(append([]cube(nil), t.subs...), u.subs...), idx: append(append([]*subIndex(nil), t.idx...), u.idx...)}, true
 }
 
+// andShared is t narrowed to u, sharing t's parts where u adds nothing
+// to them (for classes that are only read, never changed).
+func (t term) andShared(u term) term {
+	out := t
+	if !t.c.within(u.c) {
+		out.c = t.c.clone()
+		if !out.c.and(u.c) {
+			return term{c: t.c, subs: []cube{t.c}} // no point: a key-equal class never gets here
+		}
+	}
+	if len(u.subs) > 0 {
+		out.subs = append(t.subs[:len(t.subs):len(t.subs)], u.subs...)
+	}
+	if len(u.idx) > 0 {
+		out.idx = append(t.idx[:len(t.idx):len(t.idx)], u.idx...)
+	}
+	return out
+}
+
 // searchBudget bounds the work of one emptiness check. Past it the term
 // counts as non-empty: reachability is over-approximated, never under.
 const searchBudget = 200000

@@ -18,7 +18,8 @@ type runner struct {
 	idxIDs    map[*subIndex]int
 	buf       []byte   // scratch for keys
 	ints      [][]int  // candidate lists, for reuse
-	vbuf      []uint64 // scratch variable mask
+	vbuf      []uint64 // scratch variable mask (destSig)
+	kvars     []uint64 // scratch variable mask (key)
 	destMask  []uint64 // the header bits of destFields
 	addrConds []addrCond
 	etSpan    span
@@ -40,6 +41,7 @@ func verify(fs []of.Flow, in Input, memo bool) (Report, error) {
 	r := &runner{p: compile(fs, in.fields()), in: newPolicy(&in), memo: map[string]*memoEntry{}, seen: map[string]bool{}, idxIDs: map[*subIndex]int{}, noMemo: !memo}
 	r.destMask = r.p.l.fieldsMask(destFields)
 	r.vbuf = make([]uint64, r.p.l.wv)
+	r.kvars = make([]uint64, r.p.l.wv)
 	r.addrConds = r.buildAddrConds()
 	r.etSpan = r.p.l.span(of.FieldEthType)
 	r.vniSpan = r.p.l.span(of.FieldTunID)

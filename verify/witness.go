@@ -55,16 +55,13 @@ func (r *runner) witness(s *state, t term) (Witness, []Hop) {
 	pt := func(v int) bool { known, val := p.get(v); return known && val }
 	w := Witness{Protocol: of.ProtoAny}
 	r.render(&w, pt)
-	var cts []*ctHop
-	for h := s.trail; h != nil; h = h.prev {
+	path := s.path()
+	for _, h := range path {
 		if h.ct != nil {
-			cts = append([]*ctHop{h.ct}, cts...)
+			w.CTNext = append(w.CTNext, r.ctStateOf(h.ct, pt))
 		}
 	}
-	for _, h := range cts {
-		w.CTNext = append(w.CTNext, r.ctStateOf(h, pt))
-	}
-	return w, r.hops(s.trail, pt)
+	return w, r.hops(path, pt)
 }
 
 // prefer narrows t to the preferred values it allows.
