@@ -178,7 +178,7 @@ func (r *runner) recirc(s *state, x *ctAct, sk sink) {
 				return
 			}
 			b.rc++
-			if !r.track(b, x, flags, mark) {
+			if !r.p.track(b, x, flags, mark) {
 				continue
 			}
 			b.trail = &hop{prev: b.trail, ct: &ctHop{flags: flags, blk: b.rc, table: x.a.Table, nat: x.a.NAT != nil}}
@@ -189,8 +189,8 @@ func (r *runner) recirc(s *state, x *ctAct, sk sink) {
 
 // track gives a state what the tracker reports; false if the mark choice
 // contradicts the class.
-func (r *runner) track(b *state, x *ctAct, flags of.CTFlag, mark markChoice) bool {
-	l := r.p.l
+func (p *pipeline) track(b *state, x *ctAct, flags of.CTFlag, mark markChoice) bool {
+	l := p.l
 	if l.tracked(of.FieldCTState) {
 		sp := l.span(of.FieldCTState)
 		b.m.freshen(sp.off, sp.width, l.freshVar(of.FieldCTState, b.rc, 0))
@@ -203,20 +203,20 @@ func (r *runner) track(b *state, x *ctAct, flags of.CTFlag, mark markChoice) boo
 		}
 	}
 	if l.tracked(of.FieldCTZone) {
-		r.setZone(b, x)
+		p.setZone(b, x)
 	}
-	if l.tracked(of.FieldCTMark) && !r.freshValue(b, of.FieldCTMark, uint64(mark.val), uint64(mark.mask)) {
+	if l.tracked(of.FieldCTMark) && !p.freshValue(b, of.FieldCTMark, uint64(mark.val), uint64(mark.mask)) {
 		return false
 	}
 	if l.tracked(of.FieldCTLabel) {
-		if r.p.marks.labels {
-			r.freshValue(b, of.FieldCTLabel, 0, 0)
+		if p.marks.labels {
+			p.freshValue(b, of.FieldCTLabel, 0, 0)
 		} else {
-			r.zero(b, of.FieldCTLabel)
+			p.zero(b, of.FieldCTLabel)
 		}
 	}
 	if x.a.NAT != nil {
-		r.natFresh(b)
+		p.natFresh(b)
 	}
 	if x.a.Commit {
 		for _, c := range x.exec {
@@ -228,22 +228,22 @@ func (r *runner) track(b *state, x *ctAct, flags of.CTFlag, mark markChoice) boo
 }
 
 // setZone writes the ct() zone into ct_zone.
-func (r *runner) setZone(b *state, x *ctAct) {
-	sp := r.p.l.span(of.FieldCTZone)
+func (p *pipeline) setZone(b *state, x *ctAct) {
+	sp := p.l.span(of.FieldCTZone)
 	b.wroteRange(sp.off, sp.width)
 	if x.zoneN > 0 {
 		b.m.move(sp.off, x.zoneOff, x.zoneN)
 		return
 	}
-	c := r.p.newCond()
-	r.p.addMatch(c, of.FieldCTZone, of.ExactUint(of.FieldCTZone, uint64(x.a.Zone)).Value, of.ExactUint(of.FieldCTZone, 0xffff).Value)
+	c := p.newCond()
+	p.addMatch(c, of.FieldCTZone, of.ExactUint(of.FieldCTZone, uint64(x.a.Zone)).Value, of.ExactUint(of.FieldCTZone, 0xffff).Value)
 	b.m.set(c.mask, c.val)
 }
 
 // freshValue gives a field fresh variables of the current block, fixed to
 // val under mask (the low 64 bits); false if that contradicts the class.
-func (r *runner) freshValue(b *state, id of.FieldID, val, mask uint64) bool {
-	l := r.p.l
+func (p *pipeline) freshValue(b *state, id of.FieldID, val, mask uint64) bool {
+	l := p.l
 	sp := l.span(id)
 	b.m.freshen(sp.off, sp.width, l.freshVar(id, b.rc, 0))
 	b.wroteRange(sp.off, sp.width)
@@ -256,19 +256,19 @@ func (r *runner) freshValue(b *state, id of.FieldID, val, mask uint64) bool {
 }
 
 // zero makes a field the constant 0.
-func (r *runner) zero(b *state, id of.FieldID) {
-	sp := r.p.l.span(id)
-	c := r.p.newCond()
+func (p *pipeline) zero(b *state, id of.FieldID) {
+	sp := p.l.span(id)
+	c := p.newCond()
 	setRange(c.mask, sp.off, sp.width)
 	b.m.set(c.mask, c.val)
 	b.wrote(c.mask)
 }
 
 // natFresh gives every field NAT may rewrite fresh values.
-func (r *runner) natFresh(b *state) {
+func (p *pipeline) natFresh(b *state) {
 	for _, id := range natFields {
-		if r.p.l.tracked(id) {
-			r.freshValue(b, id, 0, 0)
+		if p.l.tracked(id) {
+			p.freshValue(b, id, 0, 0)
 		}
 	}
 }
@@ -284,16 +284,16 @@ func (r *runner) ctInline(s *state, x *ctAct, sk sink) bool {
 		return false
 	}
 	s.rc++
-	r.natFresh(s)
+	r.p.natFresh(s)
 	return true
 }
 
 // ctClear zeroes the ct fields.
-func (r *runner) ctClear(s *state) {
-	c := r.p.newCond()
+func (p *pipeline) ctClear(s *state) {
+	c := p.newCond()
 	for _, id := range ctFields {
-		if r.p.l.tracked(id) {
-			sp := r.p.l.span(id)
+		if p.l.tracked(id) {
+			sp := p.l.span(id)
 			setRange(c.mask, sp.off, sp.width)
 		}
 	}

@@ -204,11 +204,11 @@ func (r *runner) run(s *state, e *entry, i int, sk sink) {
 			s.m.move(a.dst, a.src, a.n)
 			s.wroteRange(a.dst, a.n)
 		case of.KindPushVLAN:
-			r.pushVLAN(s)
+			r.p.pushVLAN(s)
 		case of.KindPopVLAN:
-			r.zero(s, of.FieldVLANTCI)
+			r.p.zero(s, of.FieldVLANTCI)
 		case of.KindCTClear:
-			r.ctClear(s)
+			r.p.ctClear(s)
 		case of.KindOutput:
 			sk.leaf(s, leaf{kind: leafEmit, port: a.port, inPort: a.port == of.PortInPort, e: e, table: e.tab.id})
 			s.outs++
@@ -256,9 +256,9 @@ func (r *runner) resubmit(s *state, e *entry, i int, t uint8, sk sink) {
 // pushVLAN pushes a tag: the TCI's present bit is set; VID and PCP stay
 // (0 on an untagged frame, the old tag's on a tagged one, as OpenFlow's
 // push_vlan copies them).
-func (r *runner) pushVLAN(s *state) {
-	sp := r.p.l.span(of.FieldVLANTCI)
-	c := r.p.newCond()
+func (p *pipeline) pushVLAN(s *state) {
+	sp := p.l.span(of.FieldVLANTCI)
+	c := p.newCond()
 	setBit(c.mask, sp.off+12, true)
 	setBit(c.val, sp.off+12, true)
 	s.m.set(c.mask, c.val)
@@ -279,7 +279,7 @@ func (r *runner) outputReg(s *state, e *entry, i int, sk sink) {
 	rest := s.clone()
 	for _, port := range r.in.ofportList() {
 		b := s.clone()
-		c := r.regIs(a.src, a.n, uint64(port))
+		c := r.p.regIs(a.src, a.n, uint64(port))
 		if !b.meet(c, nil, r.p.l.wv) || b.t.empty() {
 			continue
 		}
@@ -295,8 +295,8 @@ func (r *runner) outputReg(s *state, e *entry, i int, sk sink) {
 }
 
 // regIs is the condition: bits off..off+n-1 hold v.
-func (r *runner) regIs(off, n int, v uint64) cond {
-	c := r.p.newCond()
+func (p *pipeline) regIs(off, n int, v uint64) cond {
+	c := p.newCond()
 	for j := 0; j < n; j++ {
 		setBit(c.mask, off+j, true)
 		setBit(c.val, off+j, v>>uint(j)&1 == 1)

@@ -36,18 +36,18 @@ type finding struct {
 }
 
 // judge is what is wrong with a leaf of a class of ctx.
-func (r *runner) judge(ctx *context, s *state, l leaf) []finding {
+func (j *judge) leaf(ctx *context, s *state, l leaf) []finding {
 	switch l.kind {
 	case leafEmit:
 		port := l.port
 		if l.inPort {
-			v, ok := r.inPort(s)
+			v, ok := j.inPort(s)
 			if !ok {
 				return nil
 			}
 			port = v
 		}
-		fs := r.judgeEmit(ctx, s, port)
+		fs := j.emit(ctx, s, port)
 		for i := range fs {
 			fs[i].emit, fs[i].port = !l.inPort, port
 		}
@@ -57,44 +57,44 @@ func (r *runner) judge(ctx *context, s *state, l leaf) []finding {
 		if why == "" {
 			why = fmt.Sprintf("no flow of table %s matches", tableName(l.table))
 		}
-		return []finding{r.plain(BlackHole, why)}
+		return []finding{j.plain(BlackHole, why)}
 	case leafNoTable:
-		return []finding{r.plain(BlackHole, fmt.Sprintf("the pipeline goes on in table %s, which has no flows", tableName(l.table)))}
+		return []finding{j.plain(BlackHole, fmt.Sprintf("the pipeline goes on in table %s, which has no flows", tableName(l.table)))}
 	case leafLoop:
-		return []finding{r.plain(Loop, fmt.Sprintf("table %s: %s", tableName(l.table), l.why))}
+		return []finding{j.plain(Loop, fmt.Sprintf("table %s: %s", tableName(l.table), l.why))}
 	case leafUnmodelled:
-		return []finding{r.plain(Unmodelled, fmt.Sprintf("%s: %s", l.why, l.e.flow.String()))}
+		return []finding{j.plain(Unmodelled, fmt.Sprintf("%s: %s", l.why, l.e.flow.String()))}
 	}
 	return nil
 }
 
-func (r *runner) plain(k Kind, detail string) finding {
-	return finding{kind: k, detail: detail, extra: r.universe()}
+func (j *judge) plain(k Kind, detail string) finding {
+	return finding{kind: k, detail: detail, extra: j.p.universe()}
 }
 
-func (r *runner) universe() term { return term{c: newCube(r.p.l.wv)} }
+func (p *pipeline) universe() term { return term{c: newCube(p.l.wv)} }
 
 func tableName(t uint8) string { return fmt.Sprintf("%d %s", t, flows.Table(t)) }
 
 // inPort is the class's in_port, if fixed (every source fixes it).
-func (r *runner) inPort(s *state) (uint32, bool) {
-	sp := r.p.l.span(of.FieldInPort)
+func (j *judge) inPort(s *state) (uint32, bool) {
+	sp := j.p.l.span(of.FieldInPort)
 	v, ok := s.value(sp.off, sp.width)
 	return uint32(v), ok
 }
 
 // judgeEmit judges a packet of the class sent to port.
-func (r *runner) judgeEmit(ctx *context, s *state, port uint32) []finding {
-	p := r.in.ports[port]
+func (j *judge) emit(ctx *context, s *state, port uint32) []finding {
+	p := j.in.ports[port]
 	if p == nil {
-		return []finding{r.plain(BlackHole, fmt.Sprintf("sent to ofport %d, which the node does not have", port))}
+		return []finding{j.plain(BlackHole, fmt.Sprintf("sent to ofport %d, which the node does not have", port))}
 	}
 	to := describePort(p)
 	if ctx.kind == ctxSpoof {
-		return []finding{{kind: Spoof, to: to, toKind: p.Kind, extra: r.universe(), detail: "a packet with " + ctx.why + " gets through"}}
+		return []finding{{kind: Spoof, to: to, toKind: p.Kind, extra: j.p.universe(), detail: "a packet with " + ctx.why + " gets through"}}
 	}
 	if ctx.kind == ctxAdmit {
-		return []finding{{kind: Admission, to: to, toKind: p.Kind, extra: r.universe(), detail: "a packet with " + ctx.why + " is let in"}}
+		return []finding{{kind: Admission, to: to, toKind: p.Kind, extra: j.p.universe(), detail: "a packet with " + ctx.why + " is let in"}}
 	}
 	iso := func(domain string, extra term, what string) finding {
 		return finding{kind: Isolation, from: ctx.domain, to: to + what, toDomain: domain, toKind: p.Kind, extra: extra}
@@ -102,25 +102,25 @@ func (r *runner) judgeEmit(ctx *context, s *state, port uint32) []finding {
 	var fs []finding
 	switch p.Kind {
 	case PortPod:
-		if !r.reaches(ctx, p.Domain) {
-			fs = append(fs, iso(p.Domain, r.universe(), ""))
+		if !j.reaches(ctx, p.Domain) {
+			fs = append(fs, iso(p.Domain, j.p.universe(), ""))
 		}
 	case PortHost:
-		if p.Domain != "" && !r.reaches(ctx, p.Domain) {
-			fs = append(fs, iso(p.Domain, r.universe(), ""))
+		if p.Domain != "" && !j.reaches(ctx, p.Domain) {
+			fs = append(fs, iso(p.Domain, j.p.universe(), ""))
 		}
-		fs = append(fs, r.addressFindings(ctx, s, iso)...)
+		fs = append(fs, j.addressFindings(ctx, s, iso)...)
 	case PortTunnel, PortUplink:
 		if ctx.domain == HostDomain {
-			fs = append(fs, iso(HostDomain, r.universe(), ": the host domain reaches nothing remote"))
+			fs = append(fs, iso(HostDomain, j.p.universe(), ": the host domain reaches nothing remote"))
 		}
 		if p.Kind == PortTunnel {
-			fs = append(fs, r.vniFindings(ctx, s, iso)...)
-			fs = append(fs, r.vtepFindings(ctx, s, to)...)
+			fs = append(fs, j.vniFindings(ctx, s, iso)...)
+			fs = append(fs, j.vtepFindings(ctx, s, to)...)
 		} else {
-			fs = append(fs, r.tagFindings(ctx, s, iso, to)...)
+			fs = append(fs, j.tagFindings(ctx, s, iso, to)...)
 		}
-		fs = append(fs, r.addressFindings(ctx, s, iso)...)
+		fs = append(fs, j.addressFindings(ctx, s, iso)...)
 	}
 	return fs
 }
@@ -133,17 +133,17 @@ func describePort(p *Port) string {
 }
 
 // reaches reports whether the context's packets may reach domain d's.
-func (r *runner) reaches(ctx *context, d string) bool {
-	return ctx.domain == HostDomain || r.in.allowed(ctx.domain, d)
+func (j *judge) reaches(ctx *context, d string) bool {
+	return ctx.domain == HostDomain || j.in.allowed(ctx.domain, d)
 }
 
 type isoFunc func(domain string, extra term, what string) finding
 
 // where is the part of s meeting every match: its extra constraint, and
 // whether any packet of s is in it.
-func (r *runner) where(s *state, ms []of.Match, unless ...[]of.Match) (term, bool) {
-	t := r.universe()
-	v, q := s.translate(r.put(r.p.newCond(), ms...), nil, r.p.l.wv)
+func (j *judge) where(s *state, ms []of.Match, unless ...[]of.Match) (term, bool) {
+	t := j.p.universe()
+	v, q := s.translate(j.p.put(j.p.newCond(), ms...), nil, j.p.l.wv)
 	switch v {
 	case never:
 		return t, false
@@ -151,7 +151,7 @@ func (r *runner) where(s *state, ms []of.Match, unless ...[]of.Match) (term, boo
 		t.c = q
 	}
 	for _, u := range unless {
-		uv, uq := s.translate(r.put(r.p.newCond(), u...), nil, r.p.l.wv)
+		uv, uq := s.translate(j.p.put(j.p.newCond(), u...), nil, j.p.l.wv)
 		switch uv {
 		case always:
 			return t, false
@@ -164,79 +164,79 @@ func (r *runner) where(s *state, ms []of.Match, unless ...[]of.Match) (term, boo
 }
 
 // vniFindings: the VNI a packet leaves with must be a domain the source may reach.
-func (r *runner) vniFindings(ctx *context, s *state, iso isoFunc) []finding {
-	if v, ok := s.value(r.vniSpan.off, r.vniSpan.width); ok {
-		if d := r.in.byVNI[uint32(v)]; d != nil && uint64(d.VNI) == v && d.VLAN == 0 && r.reaches(ctx, d.Name) {
+func (j *judge) vniFindings(ctx *context, s *state, iso isoFunc) []finding {
+	if v, ok := s.value(j.vniSpan.off, j.vniSpan.width); ok {
+		if d := j.in.byVNI[uint32(v)]; d != nil && uint64(d.VNI) == v && d.VLAN == 0 && j.reaches(ctx, d.Name) {
 			return nil
 		}
 	}
 	var fs []finding
 	var known [][]of.Match
-	for _, d := range r.in.in.Domains {
+	for _, d := range j.in.in.Domains {
 		m := []of.Match{of.TunID(uint64(d.VNI))}
 		known = append(known, m)
-		if r.reaches(ctx, d.Name) && d.VLAN == 0 {
+		if j.reaches(ctx, d.Name) && d.VLAN == 0 {
 			continue
 		}
-		extra, ok := r.where(s, m)
+		extra, ok := j.where(s, m)
 		switch {
 		case !ok:
 		case d.VLAN != 0:
 			// No node admits a VLAN domain from the tunnel: the packet is
 			// lost on the way (a peering of a VLAN and an overlay domain
 			// across nodes, which the pipeline does not support).
-			f := r.plain(BlackHole, fmt.Sprintf("%s's packets leave through the tunnel with VNI %d, %s's, a VLAN domain's: no node admits them", domainName(ctx.domain), d.VNI, d.Name))
+			f := j.plain(BlackHole, fmt.Sprintf("%s's packets leave through the tunnel with VNI %d, %s's, a VLAN domain's: no node admits them", domainName(ctx.domain), d.VNI, d.Name))
 			f.extra, f.toKind = extra, PortTunnel
 			fs = append(fs, f)
 		default:
 			fs = append(fs, iso(d.Name, extra, fmt.Sprintf(", VNI %d", d.VNI)))
 		}
 	}
-	if extra, ok := r.where(s, nil, known...); ok {
+	if extra, ok := j.where(s, nil, known...); ok {
 		fs = append(fs, iso("no domain", extra, ", a VNI of no domain"))
 	}
 	return fs
 }
 
 // vtepFindings: the tunnel must lead to a node.
-func (r *runner) vtepFindings(ctx *context, s *state, to string) []finding {
-	sp := r.p.l.span(of.FieldTunDst)
+func (j *judge) vtepFindings(ctx *context, s *state, to string) []finding {
+	sp := j.p.l.span(of.FieldTunDst)
 	if v, ok := s.value(sp.off, sp.width); ok {
 		a := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-		if r.in.vteps[a] != nil {
+		if j.in.vteps[a] != nil {
 			return nil
 		}
 	}
 	var nodes [][]of.Match
-	for _, rm := range r.in.in.Remotes {
+	for _, rm := range j.in.in.Remotes {
 		if rm.VTEP.Is4() {
 			nodes = append(nodes, []of.Match{of.TunDst(of.Host(rm.VTEP))})
 		}
 	}
-	if extra, ok := r.where(s, nil, nodes...); ok {
+	if extra, ok := j.where(s, nil, nodes...); ok {
 		return []finding{{kind: Leak, from: ctx.domain, to: to + " to an endpoint that is no node's VTEP", toKind: PortTunnel, extra: extra}}
 	}
 	return nil
 }
 
 // tagFindings: the uplink carries only tags of domains the source may reach.
-func (r *runner) tagFindings(ctx *context, s *state, iso isoFunc, to string) []finding {
+func (j *judge) tagFindings(ctx *context, s *state, iso isoFunc, to string) []finding {
 	var fs []finding
 	known := [][]of.Match{}
-	for _, d := range r.in.in.Domains {
+	for _, d := range j.in.in.Domains {
 		if d.VLAN == 0 {
 			continue
 		}
 		m := []of.Match{of.DLVLAN(d.VLAN)}
 		known = append(known, m)
-		if r.reaches(ctx, d.Name) {
+		if j.reaches(ctx, d.Name) {
 			continue
 		}
-		if extra, ok := r.where(s, m); ok {
+		if extra, ok := j.where(s, m); ok {
 			fs = append(fs, iso(d.Name, extra, fmt.Sprintf(", VLAN %d", d.VLAN)))
 		}
 	}
-	if extra, ok := r.where(s, nil, known...); ok {
+	if extra, ok := j.where(s, nil, known...); ok {
 		fs = append(fs, finding{kind: Leak, from: ctx.domain, to: to + " untagged or with no domain's tag", toKind: PortUplink, extra: extra})
 	}
 	return fs
@@ -244,23 +244,23 @@ func (r *runner) tagFindings(ctx *context, s *state, iso isoFunc, to string) []f
 
 // addressFindings: what leaves for the node or another node must not be
 // addressed to a domain the source may not reach.
-func (r *runner) addressFindings(ctx *context, s *state, iso isoFunc) []finding {
-	et, etKnown := s.value(r.etSpan.off, r.etSpan.width)
+func (j *judge) addressFindings(ctx *context, s *state, iso isoFunc) []finding {
+	et, etKnown := s.value(j.etSpan.off, j.etSpan.width)
 	var fs []finding
-	for _, ac := range r.addrConds {
-		if r.reaches(ctx, ac.rg.Domain) || (etKnown && et != uint64(ac.etype)) {
+	for _, ac := range j.addrConds {
+		if j.reaches(ctx, ac.rg.Domain) || (etKnown && et != uint64(ac.etype)) {
 			continue
 		}
-		switch r.dstAgainst(s, ac) {
+		switch j.dstAgainst(s, ac) {
 		case never:
 			continue
 		case always:
 			if etKnown {
-				fs = append(fs, iso(ac.rg.Domain, r.universe(), fmt.Sprintf(", addressed to %s", ac.rg.Prefix)))
+				fs = append(fs, iso(ac.rg.Domain, j.p.universe(), fmt.Sprintf(", addressed to %s", ac.rg.Prefix)))
 				continue
 			}
 		}
-		if extra, ok := r.where(s, ac.dst, ac.unless...); ok {
+		if extra, ok := j.where(s, ac.dst, ac.unless...); ok {
 			fs = append(fs, iso(ac.rg.Domain, extra, fmt.Sprintf(", addressed to %s", ac.rg.Prefix)))
 		}
 	}
@@ -279,12 +279,12 @@ type addrCond struct {
 }
 
 // addrConds are every range's ways of being addressed.
-func (r *runner) buildAddrConds() []addrCond {
+func (j *judge) buildAddrConds() []addrCond {
 	var out []addrCond
-	for _, rg := range r.in.ranges {
+	for _, rg := range j.in.ranges {
 		for _, dst := range dstMatches(rg.Prefix) {
 			ac := addrCond{rg: rg, etype: uint16(dst[0].Uint()), field: dst[1].Field, dst: dst}
-			for _, q := range r.in.inner(rg) {
+			for _, q := range j.in.inner(rg) {
 				ac.unless = append(ac.unless, []of.Match{dst[0], withPrefix(dst[1], q.Prefix)})
 				ac.inner = append(ac.inner, q.Prefix)
 			}
@@ -297,8 +297,8 @@ func (r *runner) buildAddrConds() []addrCond {
 // dstAgainst compares the class's destination prefix (its known leading
 // bits) with a range: never (disjoint), always (inside it and clear of its
 // inner ranges), or some.
-func (r *runner) dstAgainst(s *state, ac addrCond) verdict {
-	sp := r.p.l.span(ac.field)
+func (j *judge) dstAgainst(s *state, ac addrCond) verdict {
+	sp := j.p.l.span(ac.field)
 	p := statePrefix(s, sp)
 	rp := ac.rg.Prefix
 	l := rp.Bits()

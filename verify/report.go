@@ -115,7 +115,7 @@ func (c *collector) add(ctx *context, f finding, s *state, n int) {
 	if !ok {
 		t = s.t
 	}
-	w, hops := c.r.witness(s, t)
+	w, hops := c.r.p.l.witness(s, t)
 	c.byKey[k] = &Violation{Kind: f.kind, Source: ctx.source, Sources: 1, From: domainName(f.from), To: f.to, ToDomain: f.toDomain,
 		Detail: f.detail, Classes: n, Witness: w, Path: hops}
 	c.keys = append(c.keys, k)
@@ -134,12 +134,12 @@ func (c *collector) violations() []Violation {
 }
 
 // hops is a path (oldest first) as reports show it.
-func (r *runner) hops(path []*hop, pt cubeReader) []Hop {
+func (l *layout) hops(path []*hop, pt cubeReader) []Hop {
 	var out []Hop
 	for _, h := range path {
 		switch {
 		case h.ct != nil:
-			out = append(out, Hop{Table: h.ct.table, TableName: flows.Table(h.ct.table).String(), Conntrack: r.ctStateOf(h.ct, pt)})
+			out = append(out, Hop{Table: h.ct.table, TableName: flows.Table(h.ct.table).String(), Conntrack: l.ctStateOf(h.ct, pt)})
 		case h.e.conj:
 			for _, f := range h.e.clauses {
 				out = append(out, flowHop(f, true))

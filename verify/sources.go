@@ -48,19 +48,19 @@ var metadata = func() []of.FieldID {
 }()
 
 // contexts are every source of the node.
-func (r *runner) contexts() []*context {
+func (sb *sources) contexts() []*context {
 	var out []*context
-	for i := range r.in.in.Ports {
-		p := &r.in.in.Ports[i]
+	for i := range sb.in.in.Ports {
+		p := &sb.in.in.Ports[i]
 		switch p.Kind {
 		case PortPod:
-			out = append(out, r.podContexts(p)...)
+			out = append(out, sb.podContexts(p)...)
 		case PortTunnel:
-			out = append(out, r.tunnelContexts(p)...)
+			out = append(out, sb.tunnelContexts(p)...)
 		case PortUplink:
-			out = append(out, r.uplinkContexts(p)...)
+			out = append(out, sb.uplinkContexts(p)...)
 		case PortHost:
-			out = append(out, r.hostContexts(p)...)
+			out = append(out, sb.hostContexts(p)...)
 		}
 	}
 	return out
@@ -68,55 +68,55 @@ func (r *runner) contexts() []*context {
 
 // ingress is a port's packets: in_port, and metadata zero (tunnel
 // metadata too, but on the tunnel port).
-func (r *runner) ingress(p *Port) cond {
-	c := r.p.newCond()
-	r.put(c, of.InPort(p.OFPort))
+func (sb *sources) ingress(p *Port) cond {
+	c := sb.p.newCond()
+	sb.p.put(c, of.InPort(p.OFPort))
 	for _, id := range metadata {
-		r.zeroCond(c, id)
+		sb.p.zeroCond(c, id)
 	}
 	if p.Kind != PortTunnel {
-		r.zeroCond(c, of.FieldTunID)
-		r.zeroCond(c, of.FieldTunSrc)
-		r.zeroCond(c, of.FieldTunDst)
+		sb.p.zeroCond(c, of.FieldTunID)
+		sb.p.zeroCond(c, of.FieldTunSrc)
+		sb.p.zeroCond(c, of.FieldTunDst)
 		return c
 	}
-	r.put(c, of.TunIDMasked(0, 0xffffffffff000000)) // a VNI is 24 bits
-	if r.in.in.VTEP.Is4() {
-		r.put(c, of.TunDst(of.Host(r.in.in.VTEP)))
+	sb.p.put(c, of.TunIDMasked(0, 0xffffffffff000000)) // a VNI is 24 bits
+	if sb.in.in.VTEP.Is4() {
+		sb.p.put(c, of.TunDst(of.Host(sb.in.in.VTEP)))
 	}
 	return c
 }
 
 // put adds matches to c (tracked fields only).
-func (r *runner) put(c cond, ms ...of.Match) cond {
+func (p *pipeline) put(c cond, ms ...of.Match) cond {
 	for _, m := range ms {
-		if r.p.l.tracked(m.Field) {
-			r.p.addMatch(c, m.Field, m.Value, m.Mask)
+		if p.l.tracked(m.Field) {
+			p.addMatch(c, m.Field, m.Value, m.Mask)
 		}
 	}
 	return c
 }
 
-func (r *runner) zeroCond(c cond, id of.FieldID) {
-	if r.p.l.tracked(id) {
-		sp := r.p.l.span(id)
+func (p *pipeline) zeroCond(c cond, id of.FieldID) {
+	if p.l.tracked(id) {
+		sp := p.l.span(id)
 		setRange(c.mask, sp.off, sp.width)
 	}
 }
 
 // with is a copy of c with ms added.
-func (r *runner) with(c cond, ms ...of.Match) cond {
-	d := r.p.newCond()
+func (p *pipeline) with(c cond, ms ...of.Match) cond {
+	d := p.newCond()
 	copy(d.mask, c.mask)
 	copy(d.val, c.val)
-	return r.put(d, ms...)
+	return p.put(d, ms...)
 }
 
 // minus is the term c less the cubes of each match list.
-func (r *runner) minus(c cond, subs ...[]of.Match) term {
-	t := term{c: r.p.sharedCube(c)}
+func (p *pipeline) minus(c cond, subs ...[]of.Match) term {
+	t := term{c: p.sharedCube(c)}
 	for _, ms := range subs {
-		t.subs = append(t.subs, r.p.sharedCube(r.put(r.p.newCond(), ms...)))
+		t.subs = append(t.subs, p.sharedCube(p.put(p.newCond(), ms...)))
 	}
 	return t
 }
@@ -131,55 +131,55 @@ var (
 
 // podContexts: the pod's own packets (its MAC, untagged, with its own
 // addresses) and the foreign ones: tagged, another MAC, another address.
-func (r *runner) podContexts(p *Port) []*context {
+func (sb *sources) podContexts(p *Port) []*context {
 	name := fmt.Sprintf("pod %s (ofport %d)", p.Name, p.OFPort)
-	base := r.ingress(p)
-	mine := r.with(base, untagged, of.EthSrc(p.MAC))
+	base := sb.ingress(p)
+	mine := sb.p.with(base, untagged, of.EthSrc(p.MAC))
 	var owns []term
 	var v4, v6, arps [][]of.Match
 	for _, a := range p.IPs {
 		if a.Is4() {
-			owns = append(owns, r.minus(r.with(mine, ipv4, of.IPv4Src(of.Host(a)))), r.minus(r.with(mine, arp, of.ARPSPA(of.Host(a)), of.ARPSHA(p.MAC))))
+			owns = append(owns, sb.p.minus(sb.p.with(mine, ipv4, of.IPv4Src(of.Host(a)))), sb.p.minus(sb.p.with(mine, arp, of.ARPSPA(of.Host(a)), of.ARPSHA(p.MAC))))
 			v4 = append(v4, []of.Match{of.IPv4Src(of.Host(a))})
 			arps = append(arps, []of.Match{of.ARPSPA(of.Host(a)), of.ARPSHA(p.MAC)})
 		} else {
-			owns = append(owns, r.minus(r.with(mine, ipv6, of.IPv6Src(of.Host(a)))))
+			owns = append(owns, sb.p.minus(sb.p.with(mine, ipv6, of.IPv6Src(of.Host(a)))))
 			v6 = append(v6, []of.Match{of.IPv6Src(of.Host(a))})
 		}
 	}
-	owns = append(owns, r.minus(mine, []of.Match{ipv4}, []of.Match{arp}, []of.Match{ipv6}))
+	owns = append(owns, sb.p.minus(mine, []of.Match{ipv4}, []of.Match{arp}, []of.Match{ipv6}))
 	return []*context{
 		own(name, p, p.Domain, owns...),
-		foreign(ctxSpoof, name, p, "an 802.1Q tag", r.minus(r.with(base, tagged))),
-		foreign(ctxSpoof, name, p, "another MAC than its own", r.minus(r.with(base, untagged), []of.Match{of.EthSrc(p.MAC)})),
-		foreign(ctxSpoof, name, p, "an IPv4 source not its own", r.minus(r.with(mine, ipv4), v4...)),
-		foreign(ctxSpoof, name, p, "an ARP sender not its own", r.minus(r.with(mine, arp), arps...)),
-		foreign(ctxSpoof, name, p, "an IPv6 source not its own", r.minus(r.with(mine, ipv6), v6...)),
+		foreign(ctxSpoof, name, p, "an 802.1Q tag", sb.p.minus(sb.p.with(base, tagged))),
+		foreign(ctxSpoof, name, p, "another MAC than its own", sb.p.minus(sb.p.with(base, untagged), []of.Match{of.EthSrc(p.MAC)})),
+		foreign(ctxSpoof, name, p, "an IPv4 source not its own", sb.p.minus(sb.p.with(mine, ipv4), v4...)),
+		foreign(ctxSpoof, name, p, "an ARP sender not its own", sb.p.minus(sb.p.with(mine, arp), arps...)),
+		foreign(ctxSpoof, name, p, "an IPv6 source not its own", sb.p.minus(sb.p.with(mine, ipv6), v6...)),
 	}
 }
 
 // tunnelContexts: each overlay domain's VNI (any inner headers), and the
 // packets the tunnel must not admit: from an unknown VTEP, with an unknown
 // VNI, and (when the node binds them) with an inner source not the VTEP's.
-func (r *runner) tunnelContexts(p *Port) []*context {
-	base := r.ingress(p)
+func (sb *sources) tunnelContexts(p *Port) []*context {
+	base := sb.ingress(p)
 	var out []*context
 	var vnis [][]of.Match
-	for _, d := range r.in.in.Domains {
+	for _, d := range sb.in.in.Domains {
 		if d.VLAN == 0 {
-			out = append(out, own(fmt.Sprintf("tunnel (ofport %d), VNI %d", p.OFPort, d.VNI), p, d.Name, r.minus(r.with(base, of.TunID(uint64(d.VNI))))))
+			out = append(out, own(fmt.Sprintf("tunnel (ofport %d), VNI %d", p.OFPort, d.VNI), p, d.Name, sb.p.minus(sb.p.with(base, of.TunID(uint64(d.VNI))))))
 			vnis = append(vnis, []of.Match{of.TunID(uint64(d.VNI))})
 		}
 	}
 	src := fmt.Sprintf("tunnel (ofport %d)", p.OFPort)
-	unknownVTEP := r.minus(base)
-	unknownVTEP.idx = []*subIndex{r.vtepIndex(nil)}
+	unknownVTEP := sb.p.minus(base)
+	unknownVTEP.idx = []*subIndex{sb.vtepIndex(nil)}
 	out = append(out,
 		foreign(ctxAdmit, src, p, "an outer source that is no node's VTEP", unknownVTEP),
-		foreign(ctxAdmit, src, p, "a VNI of no overlay domain", r.minus(base, vnis...)))
-	if r.in.in.BindTunnelSource {
-		bound := r.minus(r.with(base, ipv4))
-		bound.idx = []*subIndex{r.vtepIndex(func(rm *Remote) [][]of.Match {
+		foreign(ctxAdmit, src, p, "a VNI of no overlay domain", sb.p.minus(base, vnis...)))
+	if sb.in.in.BindTunnelSource {
+		bound := sb.p.minus(sb.p.with(base, ipv4))
+		bound.idx = []*subIndex{sb.vtepIndex(func(rm *Remote) [][]of.Match {
 			var ms [][]of.Match
 			for _, b := range rm.Blocks {
 				if b.Addr().Is4() {
@@ -195,10 +195,10 @@ func (r *runner) tunnelContexts(p *Port) []*context {
 
 // vtepIndex indexes, by tun_src, one cube per remote VTEP (more: one per
 // list of matches extra gives for it).
-func (r *runner) vtepIndex(extra func(*Remote) [][]of.Match) *subIndex {
+func (sb *sources) vtepIndex(extra func(*Remote) [][]of.Match) *subIndex {
 	var cubes []cube
-	for i := range r.in.in.Remotes {
-		rm := &r.in.in.Remotes[i]
+	for i := range sb.in.in.Remotes {
+		rm := &sb.in.in.Remotes[i]
 		if !rm.VTEP.Is4() {
 			continue
 		}
@@ -207,56 +207,56 @@ func (r *runner) vtepIndex(extra func(*Remote) [][]of.Match) *subIndex {
 			lists = extra(rm)
 		}
 		for _, ms := range lists {
-			c := r.put(r.p.newCond(), append([]of.Match{of.TunSrc(of.Host(rm.VTEP))}, ms...)...)
-			cubes = append(cubes, r.p.sharedCube(c))
+			c := sb.p.put(sb.p.newCond(), append([]of.Match{of.TunSrc(of.Host(rm.VTEP))}, ms...)...)
+			cubes = append(cubes, sb.p.sharedCube(c))
 		}
 	}
-	sp := r.p.l.span(of.FieldTunSrc)
+	sp := sb.p.l.span(of.FieldTunSrc)
 	key := make([]int, sp.width)
 	for i := range key {
 		key[i] = sp.off + i
 	}
-	return newSubIndex(key, cubes, r.p.l.wv)
+	return newSubIndex(key, cubes, sb.p.l.wv)
 }
 
 // uplinkContexts: each VLAN domain's tag, and frames with any other tag
 // or none.
-func (r *runner) uplinkContexts(p *Port) []*context {
-	base := r.ingress(p)
+func (sb *sources) uplinkContexts(p *Port) []*context {
+	base := sb.ingress(p)
 	var out []*context
 	var tags [][]of.Match
-	for _, d := range r.in.in.Domains {
+	for _, d := range sb.in.in.Domains {
 		if d.VLAN != 0 {
-			out = append(out, own(fmt.Sprintf("uplink (ofport %d), VLAN %d", p.OFPort, d.VLAN), p, d.Name, r.minus(r.with(base, of.DLVLAN(d.VLAN)))))
+			out = append(out, own(fmt.Sprintf("uplink (ofport %d), VLAN %d", p.OFPort, d.VLAN), p, d.Name, sb.p.minus(sb.p.with(base, of.DLVLAN(d.VLAN)))))
 			tags = append(tags, []of.Match{of.DLVLAN(d.VLAN)})
 		}
 	}
-	return append(out, foreign(ctxAdmit, fmt.Sprintf("uplink (ofport %d)", p.OFPort), p, "no VLAN domain's tag", r.minus(base, tags...)))
+	return append(out, foreign(ctxAdmit, fmt.Sprintf("uplink (ofport %d)", p.OFPort), p, "no VLAN domain's tag", sb.p.minus(base, tags...)))
 }
 
 // hostContexts: a domain's host port speaks for its domain; the shared
 // host port is the host domain, except that what it sends from a pool's
 // address it forwards for a pod of that pool's domain (hostPort, Service
 // DNAT), and is judged as that domain.
-func (r *runner) hostContexts(p *Port) []*context {
-	base := r.ingress(p)
+func (sb *sources) hostContexts(p *Port) []*context {
+	base := sb.ingress(p)
 	name := fmt.Sprintf("host port %s (ofport %d)", p.Name, p.OFPort)
 	if p.Domain != "" {
-		return []*context{own(name, p, p.Domain, r.minus(base))}
+		return []*context{own(name, p, p.Domain, sb.p.minus(base))}
 	}
 	var out []*context
 	var pools [][]of.Match
-	for _, rg := range r.in.ranges {
+	for _, rg := range sb.in.ranges {
 		src, et := srcMatch(rg.Prefix)
 		inner := [][]of.Match{}
-		for _, q := range r.in.inner(rg) {
+		for _, q := range sb.in.inner(rg) {
 			m, _ := srcMatch(q.Prefix)
 			inner = append(inner, []of.Match{m})
 		}
-		out = append(out, own(fmt.Sprintf("%s, forwarding from %s", name, rg.Prefix), p, rg.Domain, r.minus(r.with(base, et, src), inner...)))
+		out = append(out, own(fmt.Sprintf("%s, forwarding from %s", name, rg.Prefix), p, rg.Domain, sb.p.minus(sb.p.with(base, et, src), inner...)))
 		pools = append(pools, []of.Match{et, src})
 	}
-	return append([]*context{own(name, p, HostDomain, r.minus(base, pools...))}, out...)
+	return append([]*context{own(name, p, HostDomain, sb.p.minus(base, pools...))}, out...)
 }
 
 // srcMatch is the source-address match of a prefix and its ethertype.

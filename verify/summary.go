@@ -73,7 +73,7 @@ func (r *runner) apply(ctx *context, s *state, me *memoEntry, col *collector) {
 		return
 	}
 	col.classes += sum.classes
-	in, _ := r.inPort(s)
+	in, _ := r.j.inPort(s)
 	for _, k := range sum.keys {
 		g := sum.groups[k]
 		n := g.count - g.ports[in]
@@ -110,8 +110,8 @@ func (r *runner) judgeLeaf(ctx *context, s *state, l leaf, col *collector) {
 	if l.ends() {
 		col.classes++
 	}
-	in, _ := r.inPort(s)
-	for _, f := range r.judge(ctx, s, l) {
+	in, _ := r.j.inPort(s)
+	for _, f := range r.j.leaf(ctx, s, l) {
 		if f.emit && f.port == in {
 			continue // OVS does not send a packet out of the port it came in on
 		}
@@ -122,7 +122,7 @@ func (r *runner) judgeLeaf(ctx *context, s *state, l leaf, col *collector) {
 // summaryOf is me's summary for classes like s, built on first use; nil
 // if s cannot share one.
 func (r *runner) summaryOf(ctx *context, s *state, me *memoEntry) *summary {
-	sig, ok := r.destSig(s, ctx.policy)
+	sig, ok := r.sig.destSig(s, ctx.policy)
 	if !ok {
 		return nil
 	}
@@ -145,7 +145,7 @@ func (r *runner) summaryOf(ctx *context, s *state, me *memoEntry) *summary {
 // summary is looked up without composing the two when it can be (a
 // Classifier's 10,000 VTEP classes all lead to one TunnelVNI summary).
 func (r *runner) childSummary(ctx *context, s *state, rec *record) *summary {
-	if sig, ok := r.destSigAfter(s, rec, ctx.policy); ok {
+	if sig, ok := r.sig.destSigAfter(s, rec, ctx.policy); ok {
 		if sum, ok := rec.child.sums[string(sig)]; ok {
 			return sum
 		}
@@ -199,7 +199,7 @@ func (r *runner) summarize(ctx *context, s *state, rec *record, sum *summary, pr
 		return true
 	}
 	c := compose(s, rec)
-	for _, f := range r.judge(ctx, c, rec.lf) {
+	for _, f := range r.j.leaf(ctx, c, rec.lf) {
 		sum.group(f.key(ctx)).add(at, f, 1, nil)
 	}
 	return true
@@ -220,21 +220,21 @@ var destFields = []of.FieldID{of.FieldEthType, of.FieldVLANTCI, of.FieldTunID, o
 // destSig is how a class's destination fields read (constants, variables
 // and their constraints); false if a subtracted cube ties them to other
 // variables (the class is then judged leaf by leaf).
-func (r *runner) destSig(s *state, policy string) ([]byte, bool) {
-	vars := r.vbuf
+func (g *sigs) destSig(s *state, policy string) ([]byte, bool) {
+	vars := g.vars
 	for i := range vars {
 		vars[i] = 0
 	}
-	b := append(r.buf[:0], policy...)
-	if !s.m.aliased(r.destMask) {
+	b := append(g.buf[:0], policy...)
+	if !s.m.aliased(g.destMask) {
 		b = append(b, 'i')
-		for i, d := range r.destMask {
+		for i, d := range g.destMask {
 			vars[i] = d &^ s.m.cm[i]
 			b = appendWords(b, d&s.m.cm[i], d&s.m.cm[i]&s.m.cv[i])
 		}
 	} else {
 		b = append(b, 'a')
-		eachBit(r.destMask, func(bit int) bool {
+		eachBit(g.destMask, func(bit int) bool {
 			d := s.m.desc(bit)
 			if d.konst {
 				b = binary.AppendVarint(b, int64(-1-boolInt(d.val)))
@@ -267,23 +267,23 @@ func (r *runner) destSig(s *state, policy string) ([]byte, bool) {
 	for _, e := range enc {
 		b = append(append(b, '|'), e...)
 	}
-	r.buf = b
+	g.buf = b
 	return b, true
 }
 
 // destSigAfter is destSig of compose(s, rec), computed without composing
 // when neither has an alias on the destination bits; false otherwise (or
 // if the class cannot share a summary).
-func (r *runner) destSigAfter(s *state, rec *record, policy string) ([]byte, bool) {
-	if s.m.aliased(r.destMask) || rec.m.aliased(r.destMask) {
+func (g *sigs) destSigAfter(s *state, rec *record, policy string) ([]byte, bool) {
+	if s.m.aliased(g.destMask) || rec.m.aliased(g.destMask) {
 		return nil, false
 	}
-	vars := r.vbuf
+	vars := g.vars
 	for i := range vars {
 		vars[i] = 0
 	}
-	b := append(append(r.buf[:0], policy...), 'i')
-	for i, d := range r.destMask {
+	b := append(append(g.buf[:0], policy...), 'i')
+	for i, d := range g.destMask {
 		wr := rec.wr[i]
 		cm := s.m.cm[i]&^wr | rec.m.cm[i]&wr
 		cv := s.m.cv[i]&^wr | rec.m.cv[i]&wr
@@ -317,7 +317,7 @@ func (r *runner) destSigAfter(s *state, rec *record, policy string) ([]byte, boo
 	for _, e := range enc {
 		b = append(append(b, '|'), e...)
 	}
-	r.buf = b
+	g.buf = b
 	return b, true
 }
 

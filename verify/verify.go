@@ -6,24 +6,47 @@ import (
 	"github.com/cane-cni/cane/flows/of"
 )
 
-// runner is one verification: the compiled pipeline, the node's policy,
-// the memo.
+// runner is one verification's traversal: the compiled pipeline, the
+// node's policy, how leaves are judged, the memo. The work is split over
+// small types: pipeline (compiled flows, and the state operations of
+// actions), sources (the contexts a node's ports make), judge (what a
+// leaf of a context's class is worth), sigs (summary keys), layout (bits,
+// and witnesses).
 type runner struct {
+	p        *pipeline
+	in       *policy
+	j        *judge
+	sig      *sigs
+	memo     map[string]*memoEntry
+	seen     map[string]bool // keys met once, not recorded
+	noMemo   bool
+	computed int
+	idxIDs   map[*subIndex]int
+	buf      []byte   // scratch for keys
+	ints     [][]int  // candidate lists, for reuse
+	kvars    []uint64 // scratch variable mask (key)
+}
+
+// judge judges the leaves of classes: a pipeline and a node's policy.
+type judge struct {
 	p         *pipeline
 	in        *policy
-	memo      map[string]*memoEntry
-	seen      map[string]bool // keys met once, not recorded
-	noMemo    bool
-	computed  int
-	idxIDs    map[*subIndex]int
-	buf       []byte   // scratch for keys
-	ints      [][]int  // candidate lists, for reuse
-	vbuf      []uint64 // scratch variable mask (destSig)
-	kvars     []uint64 // scratch variable mask (key)
-	destMask  []uint64 // the header bits of destFields
 	addrConds []addrCond
 	etSpan    span
 	vniSpan   span // tun_id's low 64 bits
+}
+
+// sources makes a node's contexts.
+type sources struct {
+	p  *pipeline
+	in *policy
+}
+
+// sigs computes summary keys, in scratch space of its own.
+type sigs struct {
+	destMask []uint64 // the header bits of destFields
+	buf      []byte
+	vars     []uint64
 }
 
 // Verify follows every packet each source of the node can send through
@@ -38,15 +61,14 @@ func verify(fs []of.Flow, in Input, memo bool) (Report, error) {
 	if err := in.validate(); err != nil {
 		return Report{}, fmt.Errorf("verify: %w", err)
 	}
-	r := &runner{p: compile(fs, in.fields()), in: newPolicy(&in), memo: map[string]*memoEntry{}, seen: map[string]bool{}, idxIDs: map[*subIndex]int{}, noMemo: !memo}
-	r.destMask = r.p.l.fieldsMask(destFields)
-	r.vbuf = make([]uint64, r.p.l.wv)
-	r.kvars = make([]uint64, r.p.l.wv)
-	r.addrConds = r.buildAddrConds()
-	r.etSpan = r.p.l.span(of.FieldEthType)
-	r.vniSpan = r.p.l.span(of.FieldTunID)
+	p, pol := compile(fs, in.fields()), newPolicy(&in)
+	r := &runner{p: p, in: pol, memo: map[string]*memoEntry{}, seen: map[string]bool{}, idxIDs: map[*subIndex]int{}, noMemo: !memo,
+		kvars: make([]uint64, p.l.wv),
+		j:     &judge{p: p, in: pol, etSpan: p.l.span(of.FieldEthType), vniSpan: p.l.span(of.FieldTunID)},
+		sig:   &sigs{destMask: p.l.fieldsMask(destFields), vars: make([]uint64, p.l.wv)}}
+	r.j.addrConds = r.j.buildAddrConds()
 	col := &collector{r: r, byKey: map[string]*Violation{}, sources: map[string]map[string]bool{}}
-	ctxs := r.contexts()
+	ctxs := (&sources{p: p, in: pol}).contexts()
 	for _, ctx := range ctxs {
 		for _, t := range ctx.starts {
 			s := r.start(t)

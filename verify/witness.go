@@ -46,27 +46,26 @@ var preferences = []struct {
 }
 
 // witness is a packet of t (a class of s's path) and the path it takes.
-func (r *runner) witness(s *state, t term) (Witness, []Hop) {
-	t = r.prefer(t)
+func (l *layout) witness(s *state, t term) (Witness, []Hop) {
+	t = l.prefer(t)
 	p, _, _ := t.point()
 	if p == nil {
 		p = t.c
 	}
 	pt := func(v int) bool { known, val := p.get(v); return known && val }
 	w := Witness{Protocol: of.ProtoAny}
-	r.render(&w, pt)
+	l.render(&w, pt)
 	path := s.path()
 	for _, h := range path {
 		if h.ct != nil {
-			w.CTNext = append(w.CTNext, r.ctStateOf(h.ct, pt))
+			w.CTNext = append(w.CTNext, l.ctStateOf(h.ct, pt))
 		}
 	}
-	return w, r.hops(path, pt)
+	return w, l.hops(path, pt)
 }
 
 // prefer narrows t to the preferred values it allows.
-func (r *runner) prefer(t term) term {
-	l := r.p.l
+func (l *layout) prefer(t term) term {
 	for _, pref := range preferences {
 		if !l.tracked(pref.id) {
 			continue
@@ -91,9 +90,9 @@ func (r *runner) prefer(t term) term {
 }
 
 // fieldValue is an ingress field's value in the point.
-func (r *runner) fieldValue(id of.FieldID, pt cubeReader) of.Value {
+func (l *layout) fieldValue(id of.FieldID, pt cubeReader) of.Value {
 	var v of.Value
-	sp := r.p.l.span(id)
+	sp := l.span(id)
 	for j := 0; j < sp.width; j++ {
 		if pt(sp.off + j) {
 			setFieldBit(&v, id.Bits(), j)
@@ -102,40 +101,39 @@ func (r *runner) fieldValue(id of.FieldID, pt cubeReader) of.Value {
 	return v
 }
 
-func (r *runner) exact(id of.FieldID, pt cubeReader) of.Match {
-	return of.Exact(id, r.fieldValue(id, pt))
+func (l *layout) exact(id of.FieldID, pt cubeReader) of.Match {
+	return of.Exact(id, l.fieldValue(id, pt))
 }
 
 // render writes the point's packet: the fields the layout tracks that its
 // protocol has.
-func (r *runner) render(w *Witness, pt cubeReader) {
-	l := r.p.l
+func (l *layout) render(w *Witness, pt cubeReader) {
 	add := func(ids ...of.FieldID) {
 		for _, id := range ids {
 			if l.tracked(id) {
-				w.Fields = append(w.Fields, r.exact(id, pt))
+				w.Fields = append(w.Fields, l.exact(id, pt))
 			}
 		}
 	}
 	add(of.FieldInPort)
-	if r.fieldValue(of.FieldTunSrc, pt) != (of.Value{}) || r.fieldValue(of.FieldTunID, pt) != (of.Value{}) {
+	if l.fieldValue(of.FieldTunSrc, pt) != (of.Value{}) || l.fieldValue(of.FieldTunID, pt) != (of.Value{}) {
 		add(of.FieldTunID, of.FieldTunSrc, of.FieldTunDst)
 	}
 	add(of.FieldEthSrc, of.FieldEthDst)
-	if tci := r.fieldValue(of.FieldVLANTCI, pt).Uint(2); tci != 0 {
+	if tci := l.fieldValue(of.FieldVLANTCI, pt).Uint(2); tci != 0 {
 		w.Fields = append(w.Fields, of.VLANTCI(uint16(tci), 0xffff))
 	}
-	et := uint16(r.fieldValue(of.FieldEthType, pt).Uint(2))
-	proto := uint8(r.fieldValue(of.FieldIPProto, pt).Uint(1))
+	et := uint16(l.fieldValue(of.FieldEthType, pt).Uint(2))
+	proto := uint8(l.fieldValue(of.FieldIPProto, pt).Uint(1))
 	switch et {
 	case 0x0800:
 		w.Protocol = ipProtocol(proto, false, w)
 		add(of.FieldIPv4Src, of.FieldIPv4Dst, of.FieldIPTTL)
-		r.renderL4(w, proto, false, add)
+		l.renderL4(w, proto, false, add)
 	case 0x86dd:
 		w.Protocol = ipProtocol(proto, true, w)
 		add(of.FieldIPv6Src, of.FieldIPv6Dst, of.FieldIPTTL)
-		r.renderL4(w, proto, true, add)
+		l.renderL4(w, proto, true, add)
 	case 0x0806:
 		w.Protocol = of.ProtoARP
 		add(of.FieldARPOp, of.FieldARPSPA, of.FieldARPTPA, of.FieldARPSHA, of.FieldARPTHA)
@@ -159,7 +157,7 @@ func ipProtocol(p uint8, v6 bool, w *Witness) of.Protocol {
 	return base
 }
 
-func (r *runner) renderL4(w *Witness, proto uint8, v6 bool, add func(...of.FieldID)) {
+func (l *layout) renderL4(w *Witness, proto uint8, v6 bool, add func(...of.FieldID)) {
 	switch {
 	case proto == 6:
 		add(of.FieldTCPSrc, of.FieldTCPDst)
@@ -175,11 +173,11 @@ func (r *runner) renderL4(w *Witness, proto uint8, v6 bool, add func(...of.Field
 }
 
 // ctStateOf is the ct_state a recirculation assumed, as --ct-next takes it.
-func (r *runner) ctStateOf(h *ctHop, pt cubeReader) string {
+func (l *layout) ctStateOf(h *ctHop, pt cubeReader) string {
 	flags := h.flags
-	if h.nat && r.p.l.tracked(of.FieldCTState) {
+	if h.nat && l.tracked(of.FieldCTState) {
 		for j, f := range []of.CTFlag{of.CTSNAT, of.CTDNAT} {
-			if pt(r.p.l.freshVar(of.FieldCTState, h.blk, 6+j)) {
+			if pt(l.freshVar(of.FieldCTState, h.blk, 6+j)) {
 				flags |= f
 			}
 		}
