@@ -94,6 +94,9 @@ func (in *Input) validate() error {
 			return fmt.Errorf("ofport %d listed twice", p.OFPort)
 		}
 		ports[p.OFPort] = true
+		if p.Kind < PortPod || p.Kind > PortHost {
+			return fmt.Errorf("ofport %d (%s): no kind", p.OFPort, p.Name)
+		}
 		if p.Kind == PortPod && (!names[p.Domain] || len(p.MAC) != 6) {
 			return fmt.Errorf("pod port %d (%s): unknown domain %q or no MAC", p.OFPort, p.Name, p.Domain)
 		}

@@ -185,7 +185,7 @@ func (j *judge) vniFindings(ctx *context, s *state, iso isoFunc) []finding {
 			// No node admits a VLAN domain from the tunnel: the packet is
 			// lost on the way (a peering of a VLAN and an overlay domain
 			// across nodes, which the pipeline does not support).
-			f := j.plain(BlackHole, fmt.Sprintf("%s's packets leave through the tunnel with VNI %d, %s's, a VLAN domain's: no node admits them", domainName(ctx.domain), d.VNI, d.Name))
+			f := j.plain(BlackHole, fmt.Sprintf("%s's packets leave through the tunnel with VNI %d, %s's, a VLAN domain's: no node admits them", ctx.domain, d.VNI, d.Name))
 			f.extra, f.toKind = extra, PortTunnel
 			fs = append(fs, f)
 		default:

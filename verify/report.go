@@ -116,12 +116,10 @@ func (c *collector) add(ctx *context, f finding, s *state, n int) {
 		t = s.t
 	}
 	w, hops := c.r.p.l.witness(s, t)
-	c.byKey[k] = &Violation{Kind: f.kind, Source: ctx.source, Sources: 1, From: domainName(f.from), To: f.to, ToDomain: f.toDomain,
+	c.byKey[k] = &Violation{Kind: f.kind, Source: ctx.source, Sources: 1, From: f.from, To: f.to, ToDomain: f.toDomain,
 		Detail: f.detail, Classes: n, Witness: w, Path: hops}
 	c.keys = append(c.keys, k)
 }
-
-func domainName(d string) string { return d }
 
 // violations are the report's, in a stable order.
 func (c *collector) violations() []Violation {

@@ -16,6 +16,7 @@ var (
 	ipA10, ipB11, ipA12 = netip.MustParseAddr("198.19.0.10"), netip.MustParseAddr("198.19.1.11"), netip.MustParseAddr("198.19.0.12")
 	macA10, macB11      = macOf(ipA10), macOf(ipB11)
 	macA12              = macOf(ipA12)
+	v6a10               = netip.MustParseAddr("2001:2::10") // RFC 5180's benchmarking range
 )
 
 func macOf(a netip.Addr) net.HardwareAddr {
@@ -175,6 +176,17 @@ func TestPipelines(t *testing.T) {
 			},
 			want: []string{"admission uplink (ofport 2)", "isolation c>a"},
 		},
+		{
+			name: "IPv6: a pod's own source passes, another is a spoof; an address of another domain's range is judged by it",
+			flows: []of.Flow{fl(0, 0), fl(0, 100).Proto(of.ProtoIPv6).Match(of.InPort(10), untagged, of.EthSrc(macA10), of.IPv6Src(of.Host(v6a10))).Do(of.Goto{Table: 1}),
+				fl(1, 0), fl(1, 10).Proto(of.ProtoIPv6).Match(of.IPv6Dst(netip.MustParsePrefix("2001:2:0:1::/64"))).Do(of.Output{Port: 3})},
+			in: func(in *Input) {
+				in.Ports[0].IPs = append(in.Ports[0].IPs, v6a10)
+				in.Ports = append(in.Ports, Port{OFPort: 3, Kind: PortHost, Name: "host"})
+				in.Addresses = append(in.Addresses, Range{netip.MustParsePrefix("2001:2::/64"), "a"}, Range{netip.MustParsePrefix("2001:2:0:1::/64"), "b"})
+			},
+			want: []string{"isolation a>b"},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			in := tiny()
@@ -307,5 +319,27 @@ func TestWitnessRoundTrip(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Fatal("no witnesses")
+	}
+}
+
+func TestInputValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Input)
+		want string
+	}{
+		{"ofport twice", func(in *Input) { in.Ports[1].OFPort = 10 }, "listed twice"},
+		{"pod of no domain", func(in *Input) { in.Ports[0].Domain = "z" }, "unknown domain"},
+		{"pod without a MAC", func(in *Input) { in.Ports[0].MAC = nil }, "no MAC"},
+		{"port of no kind", func(in *Input) { in.Ports[0].Kind = 0 }, "no kind"},
+		{"two domains, one VNI", func(in *Input) { in.Domains[1].VNI = 100 }, "share VNI"},
+		{"range of no domain", func(in *Input) { in.Addresses[0].Domain = "z" }, "unknown domain"},
+		{"the host domain's name taken", func(in *Input) { in.Domains[0].Name = HostDomain }, "reserved"},
+	} {
+		in := tiny()
+		tc.edit(&in)
+		if _, err := Verify(nil, in); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
