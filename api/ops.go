@@ -11,6 +11,7 @@ import (
 //	GET  /v1/flows?table=&pod=   -> []Flow
 //	POST /v1/trace   TraceRequest -> Trace
 //	GET  /v1/xray                -> XRay
+//	GET  /v1/verify              -> Verify
 //	POST /v1/gc?dryRun=true      -> GCReport
 
 // Block is an address block this node holds.
@@ -39,14 +40,19 @@ type Flow struct {
 	Bytes     uint64 `json:"bytes"`
 }
 
-// TraceRequest asks where a packet from a local pod would go.
+// TraceRequest asks where a packet from a local pod would go, or (with
+// Witness) where a given packet goes.
 type TraceRequest struct {
-	From  string     `json:"from"` // pod: namespace/name, container ID (or a prefix) or IP
-	To    netip.Addr `json:"to"`
+	From  string     `json:"from,omitempty"` // pod: namespace/name, container ID (or a prefix) or IP
+	To    netip.Addr `json:"to,omitzero"`
 	Proto string     `json:"proto"` // tcp, udp or icmp
 	Port  uint16     `json:"port,omitempty"`
 	// SrcIP forges the source address (to see the spoof guard at work).
 	SrcIP netip.Addr `json:"srcIP,omitzero"`
+	// Witness is a whole packet in ovs-ofctl flow syntax (a verify
+	// witness: in_port and every field); From, To, Proto, Port and SrcIP
+	// are then not used.
+	Witness string `json:"witness,omitempty"`
 }
 
 // TraceStep is one table the packet went through.

@@ -52,8 +52,13 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 			http.Error(w, "malformed trace request: "+err.Error(), http.StatusBadRequest)
 			return
 		}
+		if req.Witness != "" {
+			answer[api.Trace](w)(in.TraceWitness(r.Context(), req))
+			return
+		}
 		answer[api.Trace](w)(in.Trace(r.Context(), req))
 	})
+	mux.HandleFunc("GET /v1/verify", func(w http.ResponseWriter, r *http.Request) { answer[api.Verify](w)(in.Verify(r.Context())) })
 	mux.HandleFunc("GET /v1/counters", func(w http.ResponseWriter, r *http.Request) {
 		answer[api.Counters](w)(d.mon.Counters(r.Context()))
 	})

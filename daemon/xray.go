@@ -52,6 +52,8 @@ func (i *inspector) XRay(ctx context.Context) api.XRay {
 	check("host ports", i.checkHostPorts(ports), fmt.Sprintf("a host port up for each of %d domains, routes, rules and nftables as desired", len(i.views.load().Domains)))
 	check("ports match pods", checkPodPorts(ports, atts, i.cfg.Bridge), fmt.Sprintf("%d pod ports, each with its pod", len(atts)))
 	check("flows match desired", i.checkFlows(ctx, desired), fmt.Sprintf("%d flows as desired", len(installed)))
+	isolation, proven := i.checkIsolation(ctx)
+	check("isolation", isolation, proven)
 	check("addresses match pods", i.checkAddresses(), fmt.Sprintf("%d addresses, each held by a live pod", len(atts)))
 	check("blocks match the cluster", i.checkBlocks(), fmt.Sprintf("%d blocks, each a Block object of this node", len(i.ipam.Blocks())))
 	check("veths and MTU", i.checkVeths(atts), fmt.Sprintf("every pod veth present, MTU %d", i.bridge.podMTUInForce()))

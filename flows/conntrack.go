@@ -14,20 +14,44 @@ import "github.com/cane-cni/cane/flows/of"
 // conntrackFlows are the pipeline's conntrack flows, but for the host
 // ports' reply steering (hostPortFlows).
 func conntrackFlows() []Flow {
-	return []Flow{conntrackTrack(), ctStateDefault(), outputCommitNew()}
+	return []Flow{conntrackTrack(), conntrackDefault(), ctStateDefault(), policySteered(), outputCommitNew()}
 }
+
+// conntrackDefault drops what is not IP (the uplink's ARP: VLAN pods
+// resolve on their own node).
+func conntrackDefault() Flow { return drop(Conntrack, ConntrackDrop, ReasonNoRoute) }
 
 // conntrackTrack tracks an IP packet and continues in ConntrackState.
 func conntrackTrack() Flow {
 	return base(Conntrack, ConntrackAll).Proto(of.ProtoIP).Do(of.CT{Zone: CTZone, Recirc: true, Table: uint8(ConntrackState)})
 }
 
-// ctReplyToHost sends a reply (or related ICMP) of a connection that came
-// in through host port hp back to it, from the gateway's MAC to the
-// port's.
-func ctReplyToHost(n Node, hp HostPort) Flow {
+// ctReplyToHost marks a reply (or related ICMP) of a connection that
+// came in through host port hp to go back to it — if the reply's source
+// is of a domain hp's may reach (its own, a peer): conntrack's state never
+// carries a packet across domains. DomainPolicy still judges its
+// destination (isolation, lent-block seals), then Forward steers it.
+func ctReplyToHost(hp HostPort, src Domain) Flow {
 	return base(ConntrackState, CTReplyToHost).Proto(of.ProtoIP).Match(
-		of.CTState(of.CTTrk|of.CTRpl, 0), of.CTMark(HostMark|hp.OFPort, 0xffffffff)).Do(
+		RegDomain.Match(src.VNI), of.CTState(of.CTTrk|of.CTRpl, 0), of.CTMark(HostMark|hp.OFPort, 0xffffffff)).Do(
+		RegSteer.Set(SteerFlag|hp.OFPort), gotoTable(DomainPolicy))
+}
+
+// policySteered sends a marked reply whose destination is outside every
+// pool (an outside client, a node address) on to Forward, which steers it.
+func policySteered() Flow {
+	return base(DomainPolicy, PolicySteered).Proto(of.ProtoIP).Match(steered()).Do(gotoTable(Forward))
+}
+
+// steered matches packets ConntrackState marked to go back to a host port.
+func steered() of.Match {
+	return of.MaskedUint(of.Reg(RegSteer.Reg), uint64(SteerFlag)<<RegSteer.Lo, uint64(SteerFlag)<<RegSteer.Lo)
+}
+
+// forwardSteer sends a marked reply back to its host port, from the
+// gateway's MAC to the port's.
+func forwardSteer(n Node, hp HostPort) Flow {
+	return base(Forward, ForwardSteer).Proto(of.ProtoIP).Match(RegSteer.Match(SteerFlag|hp.OFPort)).Do(
 		of.Set(of.EthSrc(n.GatewayMAC)), of.Set(of.EthDst(hp.MAC)), RegOutPort.Set(hp.OFPort), gotoTable(Output))
 }
 

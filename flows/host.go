@@ -34,12 +34,18 @@ func hostPortFlows(n Node, hp HostPort) []Flow {
 		spoofGuardHostPort(hp),
 		spoofGuardRedirect(hp),
 		toHost(n, d, hp),
-		ctReplyToHost(n, hp),
 		outputCommitHost(hp),
+		forwardSteer(n, hp),
+	}
+	for _, src := range n.Domains {
+		if src.Name == d.Name || peered(n.Domains, src.Name, d.Name) {
+			fs = append(fs, ctReplyToHost(hp, src))
+		}
 	}
 	for _, p := range n.Pools {
+		fs = append(fs, spoofGuardHostARP(hp, p.CIDR))
 		if p.Domain != d.Name && peered(n.Domains, d.Name, p.Domain) {
-			fs = append(fs, arpResponderHostPort(hp, p.CIDR, n))
+			fs = append(fs, arpResponderHostPort(hp, d, p.CIDR, n))
 		}
 	}
 	return fs
@@ -61,7 +67,14 @@ func spoofGuardHostPort(hp HostPort) Flow {
 // spoofGuardRedirect drops ICMP redirects the node would send a pod about
 // a packet it DNATed back out of the port it came in on.
 func spoofGuardRedirect(hp HostPort) Flow {
-	return drop(SpoofGuard, SpoofGuardRedirect, ReasonNodeProtect).Proto(of.ProtoICMP).Match(of.InPort(hp.OFPort), of.ICMPType(5))
+	return drop(SpoofGuard, SpoofGuardHostDrop, ReasonNodeProtect).Proto(of.ProtoICMP).Match(of.InPort(hp.OFPort), of.ICMPType(5))
+}
+
+// spoofGuardHostARP drops the node's ARP from a pool's address: a host
+// port has none (the kernel asks from the node's own), so such a request
+// would make the pipeline's answer speak to a pod's address.
+func spoofGuardHostARP(hp HostPort, pool netip.Prefix) Flow {
+	return drop(SpoofGuard, SpoofGuardHostDrop, ReasonSpoof).Proto(of.ProtoARP).Match(of.InPort(hp.OFPort), of.ARPSPA(pool))
 }
 
 // toHost sends the domain's packets for the node to its host port, from
@@ -77,7 +90,7 @@ func toHostDefault() Flow { return drop(ToHost, ToHostDefault, ReasonNoRoute) }
 // arpResponderHostPort answers the node's "who has <address>" on a host
 // port for an address of a peer's pool with the gateway's MAC (Forward
 // sets the pod's own).
-func arpResponderHostPort(hp HostPort, block netip.Prefix, n Node) Flow {
+func arpResponderHostPort(hp HostPort, d Domain, block netip.Prefix, n Node) Flow {
 	as := []of.Action{
 		move(of.FieldEthSrc, of.FieldEthDst),
 		of.Set(of.EthSrc(n.GatewayMAC)),
@@ -86,7 +99,7 @@ func arpResponderHostPort(hp HostPort, block netip.Prefix, n Node) Flow {
 		of.Set(of.ARPSHA(n.GatewayMAC)),
 	}
 	as = append(as, swapARPAddresses()...)
-	return base(ARPResponder, ARPPoolAnswer).Proto(of.ProtoARP).Match(of.InPort(hp.OFPort), of.ARPTPA(block), of.ARPOp(1)).
+	return base(ARPResponder, ARPPoolAnswer).Proto(of.ProtoARP).Match(of.InPort(hp.OFPort), RegDomain.Match(d.VNI), of.ARPTPA(block), of.ARPOp(1)).
 		Do(append(as, of.Output{Port: of.PortInPort})...)
 }
 

@@ -39,8 +39,15 @@ func TestHostPortFlows(t *testing.T) {
 		"cookie=0x10000000000, priority=200,in_port=61440 actions=set_field:0x64->reg0,set_field:0x8/0xf->reg3,goto_table:10",
 		"cookie=0x10000000000, table=10, priority=200,in_port=61440 actions=goto_table:20",
 		"cookie=0x10600000000, table=10, priority=250,icmp,in_port=61440,icmp_type=5 actions=drop",
-		"cookie=0x10000000000, table=20, priority=100,arp,in_port=61440,arp_tpa=198.19.1.0/24,arp_op=1 actions=" + arpReplyHost,
-		"cookie=0x10000000000, table=26, priority=200,ct_state=+rpl+trk,ct_mark=0x8000f000,ip actions=set_field:0a:58:00:00:00:01->eth_src,set_field:0a:58:ff:00:00:64->eth_dst,set_field:0xf000->reg1,goto_table:50",
+		"cookie=0x10100000000, table=10, priority=250,arp,in_port=61440,arp_spa=198.19.0.0/24 actions=drop",
+		"cookie=0x10100000000, table=10, priority=250,arp,in_port=61440,arp_spa=198.19.1.0/24 actions=drop",
+		"cookie=0x10000000000, table=20, priority=100,arp,reg0=0x64,in_port=61440,arp_tpa=198.19.1.0/24,arp_op=1 actions=" + arpReplyHost,
+		// A reply of what came in through it, from production or its peer
+		// test, is marked to go back to it; DomainPolicy still judges it,
+		"cookie=0x10000000000, table=26, priority=200,ct_state=+rpl+trk,ct_mark=0x8000f000,ip,reg0=0x64 actions=set_field:0x1f000/0x1ffff->reg4,goto_table:30",
+		"cookie=0x10000000000, table=26, priority=200,ct_state=+rpl+trk,ct_mark=0x8000f000,ip,reg0=0xc8 actions=set_field:0x1f000/0x1ffff->reg4,goto_table:30",
+		// then Forward sends it there.
+		"cookie=0x10000000000, table=40, priority=250,ip,reg4=0x1f000/0x1ffff actions=set_field:0a:58:00:00:00:01->eth_src,set_field:0a:58:ff:00:00:64->eth_dst,set_field:0xf000->reg1,goto_table:50",
 		"cookie=0x10000000000, table=45, priority=200,reg0=0x64 actions=set_field:0a:58:00:00:00:01->eth_src,set_field:0a:58:ff:00:00:64->eth_dst,set_field:0xf000->reg1,goto_table:50",
 		"cookie=0x10000000000, table=50, priority=110,ct_state=+new+trk,ip,in_port=61440 actions=ct(commit,zone=1,exec(set_field:0x8000f000->ct_mark)),output:NXM_NX_REG1[]",
 	})

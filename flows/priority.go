@@ -24,7 +24,7 @@ const (
 // SpoofGuard.
 const (
 	SpoofGuardTagged   Priority = 300 // 802.1Q from a pod
-	SpoofGuardRedirect Priority = 250 // an ICMP redirect from the node: never to pods
+	SpoofGuardHostDrop Priority = 250 // from a host port: an ICMP redirect, or ARP from a pool's address
 	SpoofGuardPort     Priority = 200 // the port's own MAC and IP, or a host port
 	SpoofGuardDefault  Priority = 0
 )
@@ -41,7 +41,8 @@ const (
 
 // Conntrack and ConntrackState.
 const (
-	ConntrackAll      Priority = 0
+	ConntrackAll      Priority = 100 // every IP packet
+	ConntrackDrop     Priority = 0
 	CTReplyToHost     Priority = 200 // a reply of a connection that came in through a host port
 	CTStateDefault    Priority = 0
 	OutputCommitHost  Priority = 110 // a new connection from a host port is committed with its mark
@@ -56,6 +57,7 @@ const (
 	PolicyLentSeal    Priority = 240 // anyone else into a lent block: isolation
 	PolicyAllow       Priority = 200 // a domain into its own or a peer's pool
 	PolicyIsolation   Priority = 100 // anyone else into a pool
+	PolicySteered     Priority = 70  // a translated connection's reply outside every pool: back to its host port (whatever its port: the node asked)
 	PolicyNodeProtect Priority = 60  // pods to the node's loopback or to the overlay's UDP port: drop
 	PolicyOwnNode     Priority = 30  // a pod's, tunnel's or uplink's packet for this node: to the domain's host port
 	PolicyPodOut      Priority = 25  // a pod's packet outside every pool: on to ToNode
@@ -64,6 +66,7 @@ const (
 
 // Forward.
 const (
+	ForwardSteer   Priority = 250 // a translated connection's reply: back to its host port, wherever it is addressed
 	ForwardPod     Priority = 200 // a local pod's address
 	ForwardRemote  Priority = 100 // a remote block: tunnel or uplink
 	ForwardDefault Priority = 0
@@ -84,18 +87,18 @@ var Orderings = []Ordering{
 	{TunnelVNI, "a block's source binds its VNI; a node's own address carries any overlay domain's; anything else drops",
 		[]Priority{TunnelBlock, TunnelNodeAddr, TunnelVNIDefault}},
 	{TunnelDomain, "a known overlay VNI is admitted, any other drops", []Priority{TunnelDomainKnown, TunnelDomainDrop}},
-	{SpoofGuard, "a tagged frame drops even with the port's own MAC and IP; a redirect from the node drops before the host port passes",
-		[]Priority{SpoofGuardTagged, SpoofGuardRedirect, SpoofGuardPort, SpoofGuardDefault}},
+	{SpoofGuard, "a tagged frame drops even with the port's own MAC and IP; a redirect or a pool-sourced ARP from the node drops before the host port passes",
+		[]Priority{SpoofGuardTagged, SpoofGuardHostDrop, SpoofGuardPort, SpoofGuardDefault}},
 	{ARPResponder, "the gateway is answered; the borrower resolves a lent block above its seal; the seal hides it from the lender above the pool's answer",
 		[]Priority{ARPGateway, ARPLentAnswer, ARPLentSeal, ARPPoolAnswer, ARPDefault}},
 	{ARPResponder, "IP passes; unanswered ARP drops", []Priority{ARPPassIP, ARPDefault}},
-	{Conntrack, "every IP packet is tracked", []Priority{ConntrackAll}},
+	{Conntrack, "every IP packet is tracked; anything else drops", []Priority{ConntrackAll, ConntrackDrop}},
 	{ConntrackState, "a translated connection's reply goes back to its host port before any policy", []Priority{CTReplyToHost, CTStateDefault}},
-	{DomainPolicy, "lent-block allow > lent-block seal > domain allow > isolation drop > node protection > this node > pods out > no transit",
-		[]Priority{PolicyLentAllow, PolicyLentSeal, PolicyAllow, PolicyIsolation, PolicyNodeProtect, PolicyOwnNode, PolicyPodOut, PolicyDefault}},
+	{DomainPolicy, "lent-block allow > lent-block seal > domain allow > isolation drop > steered replies > node protection > this node > pods out > no transit",
+		[]Priority{PolicyLentAllow, PolicyLentSeal, PolicyAllow, PolicyIsolation, PolicySteered, PolicyNodeProtect, PolicyOwnNode, PolicyPodOut, PolicyDefault}},
 	{ToNode, "a VLAN domain goes to the node before any tunnel; another node's address through the tunnel; the rest to the node",
 		[]Priority{ToNodeVLAN, ToNodeRemote, ToNodeDefault}},
-	{Forward, "local pods > remote blocks > drop", []Priority{ForwardPod, ForwardRemote, ForwardDefault}},
+	{Forward, "a steered reply goes back to its host port > local pods > remote blocks > drop", []Priority{ForwardSteer, ForwardPod, ForwardRemote, ForwardDefault}},
 	{ToHost, "a domain's host port, else drop", []Priority{ToHostDomain, ToHostDefault}},
 	{Output, "a host port's new connections are committed with its mark, others without; then every packet goes out", []Priority{OutputCommitHost, OutputCommitNew, OutputDefault}},
 }

@@ -32,9 +32,9 @@ const (
 	ARPResponder Table = 20
 	// Conntrack sends IP packets through the connection tracker.
 	Conntrack Table = 25
-	// ConntrackState sends the replies of connections that came in through
-	// a host port (what the node translated) back to that port, so they
-	// meet the node's conntrack entry.
+	// ConntrackState marks the replies of connections that came in through
+	// a host port (what the node translated) to go back to that port, so
+	// they meet the node's conntrack entry.
 	ConntrackState Table = 26
 	// DomainPolicy lets IP traffic reach a pool of its own domain or of a
 	// peered domain; any other pool's address drops as isolation. What is
@@ -107,7 +107,14 @@ var (
 	// RegSource (reg3) is the kind of port the packet came in on: one of
 	// the Source* bits.
 	RegSource = of.RegField{Reg: 3, Lo: 0, Hi: 3}
+	// RegSteer (reg4) is set by ConntrackState on the reply of a connection
+	// that came in through a host port: SteerFlag | that port's ofport.
+	// DomainPolicy still judges the reply; Forward then sends it there.
+	RegSteer = of.RegField{Reg: 4, Lo: 0, Hi: 16}
 )
+
+// SteerFlag marks RegSteer as set (ofports fit the 16 bits below it).
+const SteerFlag uint32 = 1 << 16
 
 // Source kinds, bits of RegSource.
 const (

@@ -52,37 +52,51 @@ func traceCmd(o *opts) *cobra.Command {
 	var req api.TraceRequest
 	var src string
 	cmd := &cobra.Command{
-		Use:   "trace POD DESTINATION",
-		Short: "Follow a packet from a pod through the pipeline, table by table, to a verdict",
+		Use:   "trace POD DESTINATION | trace --witness PACKET",
+		Short: "Follow a packet from a pod (or a verify witness) through the pipeline, table by table, to a verdict",
 		Example: "  canectl trace shop/web 198.19.0.3 --proto tcp --port 80\n" +
-			"  canectl trace shop/web 198.19.1.3 --proto icmp\n  canectl trace shop/web 198.19.0.3 --src 198.19.0.99",
-		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			to, err := netip.ParseAddr(args[1])
-			if err != nil {
-				return fmt.Errorf("destination: %w", err)
+			"  canectl trace shop/web 198.19.1.3 --proto icmp\n  canectl trace shop/web 198.19.0.3 --src 198.19.0.99\n" +
+			"  canectl trace --witness 'tcp,in_port=10,dl_src=0a:58:c6:13:00:02,dl_dst=00:00:00:00:00:00,nw_src=198.19.0.2,nw_dst=198.19.1.2'",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if req.Witness != "" {
+				return cobra.NoArgs(cmd, args)
 			}
-			req.From, req.To = args[0], to
-			if src != "" {
-				if req.SrcIP, err = netip.ParseAddr(src); err != nil {
-					return fmt.Errorf("--src: %w", err)
+			return cobra.ExactArgs(2)(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if req.Witness == "" {
+				to, err := netip.ParseAddr(args[1])
+				if err != nil {
+					return fmt.Errorf("destination: %w", err)
+				}
+				req.From, req.To = args[0], to
+				if src != "" {
+					if req.SrcIP, err = netip.ParseAddr(src); err != nil {
+						return fmt.Errorf("--src: %w", err)
+					}
 				}
 			}
 			var tr api.Trace
 			if err := api.NewClient(o.socket).Post(context.Background(), "/v1/trace", req, &tr); err != nil {
 				return err
 			}
-			return o.print(cmd, tr, func(w *tabwriter.Writer) {
-				fmt.Fprintf(w, "from %s/%s (%s, %s) port %d\npacket %s\n\n", tr.From.PodNamespace, tr.From.PodName, tr.From.IP, tr.From.Domain, tr.From.OFPort, tr.Packet)
-				for _, s := range tr.Steps {
-					fmt.Fprintf(w, "%2d %s\t%s (priority %d)\t%s\n", s.Table, s.TableName, orAny(s.Match), s.Priority, strings.Join(s.Actions, ", "))
-				}
-				fmt.Fprintf(w, "\nverdict: %s\n", tr.Verdict)
-			})
+			return o.print(cmd, tr, func(w *tabwriter.Writer) { traceTable(w, tr) })
 		},
 	}
 	cmd.Flags().StringVar(&req.Proto, "proto", "tcp", "tcp, udp or icmp")
 	cmd.Flags().Uint16Var(&req.Port, "port", 80, "destination port (tcp, udp)")
 	cmd.Flags().StringVar(&src, "src", "", "forge this source address (to see the spoof guard)")
+	cmd.Flags().StringVar(&req.Witness, "witness", "", "trace this whole packet instead (a witness of canectl verify, in ovs-ofctl flow syntax)")
 	return cmd
+}
+
+func traceTable(w *tabwriter.Writer, tr api.Trace) {
+	if tr.From.OFPort != 0 {
+		fmt.Fprintf(w, "from %s/%s (%s, %s) port %d\n", tr.From.PodNamespace, tr.From.PodName, tr.From.IP, tr.From.Domain, tr.From.OFPort)
+	}
+	fmt.Fprintf(w, "packet %s\n\n", tr.Packet)
+	for _, s := range tr.Steps {
+		fmt.Fprintf(w, "%2d %s\t%s (priority %d)\t%s\n", s.Table, s.TableName, orAny(s.Match), s.Priority, strings.Join(s.Actions, ", "))
+	}
+	fmt.Fprintf(w, "\nverdict: %s\n", tr.Verdict)
 }

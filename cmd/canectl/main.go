@@ -44,7 +44,7 @@ func root() *cobra.Command {
 		get(o, "pools", "Pools and this node's use of them", "/v1/pools", new([]api.Pool), poolsTable),
 		get(o, "blocks", "Address blocks this node holds", "/v1/blocks", new([]api.Block), blocksTable),
 		loansCmd(o), borrowCmd(o), returnCmd(o),
-		flowsCmd(o), traceCmd(o), countersCmd(o), xrayCmd(o), gcCmd(o),
+		flowsCmd(o), traceCmd(o), countersCmd(o), xrayCmd(o), verifyCmd(o), gcCmd(o),
 	)
 	return cmd
 }

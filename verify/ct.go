@@ -1,0 +1,302 @@
+package verify
+
+import (
+	"github.com/cane-cni/cane/flows/of"
+)
+
+// Conntrack, modelled soundly without modelling connections:
+//   - ct(table=T) forks: the packet goes on with the rest of the actions
+//     untracked (OVS restores its ct fields), and a copy continues in T
+//     with ct_state any of the states the tracker reports (+trk with
+//     +new, +new+rel, +est, +est+rpl, +rel, +rel+rpl or +inv; +snat/+dnat
+//     free if this ct() does NAT), ct_zone its zone, and ct_mark any value
+//     a commit in that zone can leave on an entry (0, or what an exec()
+//     writes, its other bits free; every zone's if the zone is a register),
+//     ct_label likewise 0 or free;
+//   - NAT gives the addresses and ports it may rewrite fresh values;
+//   - ct() without a table changes nothing the rest of the actions see,
+//     except NAT's rewrite of the packet sent;
+//   - ct_clear zeroes the ct fields.
+// Every value is a fresh variable of the recirculation's block, so a
+// witness names the ct_state it needs (ofproto/trace's --ct-next).
+
+// maxRecirc bounds the recirculations on one path (fresh blocks).
+const maxRecirc = 4
+
+// ctStates are the states a tracked packet can be in.
+var ctStates = []of.CTFlag{
+	of.CTTrk | of.CTNew, of.CTTrk | of.CTNew | of.CTRel, of.CTTrk | of.CTEst, of.CTTrk | of.CTEst | of.CTRpl,
+	of.CTTrk | of.CTRel, of.CTTrk | of.CTRel | of.CTRpl, of.CTTrk | of.CTInv,
+}
+
+// recircDepth is the most ct() actions that need fresh values (with a
+// table, or with NAT) on one path through the tables, capped at maxRecirc
+// (and maxRecirc if they can loop).
+func recircDepth(fs []of.Flow) int {
+	type edge struct {
+		from, to uint8
+		w        int
+	}
+	var es []edge
+	any := false
+	for _, f := range fs {
+		for _, a := range f.Actions {
+			switch a := a.(type) {
+			case of.Goto:
+				es = append(es, edge{f.Table, a.Table, 0})
+			case of.Resubmit:
+				es = append(es, edge{f.Table, a.Table, 0})
+			case of.CT:
+				if a.Recirc || a.NAT != nil {
+					any = true
+					es = append(es, edge{f.Table, a.Table, 1})
+				}
+			}
+		}
+	}
+	if !any {
+		return 0
+	}
+	var d [256]int
+	for i := 0; i < 300; i++ {
+		changed := false
+		for _, e := range es {
+			if v := d[e.from] + e.w; v > d[e.to] {
+				d[e.to], changed = v, true
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	m := 1
+	for _, v := range d {
+		if v+1 > m {
+			m = v + 1
+		}
+	}
+	if m > maxRecirc {
+		m = maxRecirc
+	}
+	return m
+}
+
+// ctMarks is what ct_mark and ct_label can hold after a lookup.
+type ctMarks struct {
+	byZone  map[uint16][]markChoice
+	dynamic []markChoice // commits whose zone is a register: any zone
+	labels  bool         // some commit writes ct_label
+}
+
+// markChoice is a ct_mark value under mask (other bits free).
+type markChoice struct{ val, mask uint32 }
+
+// committedMarks collects every commit's mark writes.
+func committedMarks(p *pipeline, fs []of.Flow) ctMarks {
+	cm := ctMarks{byZone: map[uint16][]markChoice{}}
+	for _, f := range fs {
+		for _, a := range f.Actions {
+			ct, ok := a.(of.CT)
+			if !ok || !ct.Commit {
+				continue
+			}
+			choice := markChoice{}
+			for _, sf := range ct.Exec {
+				switch sf.Field {
+				case of.FieldCTMark:
+					choice = markChoice{val: uint32(sf.Value.Uint(4)), mask: uint32(sf.Mask.Uint(4))}
+				case of.FieldCTLabel:
+					cm.labels = true
+				}
+			}
+			if ct.ZoneSrc.Field.Valid() {
+				cm.dynamic = append(cm.dynamic, choice)
+			} else {
+				cm.byZone[ct.Zone] = append(cm.byZone[ct.Zone], choice)
+			}
+		}
+	}
+	return cm
+}
+
+// choices is what ct_mark can be after a lookup in zone (any zone if not
+// known): 0 (a connection nobody committed with a mark) and each commit's.
+func (cm ctMarks) choices(zone uint16, known bool) []markChoice {
+	out := []markChoice{{val: 0, mask: 0xffffffff}}
+	add := func(cs []markChoice) {
+		for _, c := range cs {
+			if c.mask != 0 {
+				out = append(out, c)
+			}
+		}
+	}
+	if known {
+		add(cm.byZone[zone])
+	} else {
+		for _, cs := range cm.byZone {
+			add(cs)
+		}
+	}
+	add(cm.dynamic)
+	return dedupe(out)
+}
+
+func dedupe(cs []markChoice) []markChoice {
+	seen := map[markChoice]bool{}
+	var out []markChoice
+	for _, c := range cs {
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ctHop is a recirculation on a path: the ct_state it assumed.
+type ctHop struct {
+	flags of.CTFlag // fixed flags
+	blk   int       // the fresh block (snat/dnat bits are its variables)
+	table uint8
+	nat   bool
+}
+
+// recirc runs the tracked copy of ct(table=T): one state per ct_state and
+// mark the tracker can report, each continuing in T.
+func (r *runner) recirc(s *state, x *ctAct, sk sink) {
+	zone, known := uint16(x.a.Zone), true
+	if x.zoneN > 0 {
+		v, ok := s.value(x.zoneOff, x.zoneN)
+		zone, known = uint16(v), ok
+	}
+	for _, flags := range ctStates {
+		for _, mark := range r.p.marks.choices(zone, known) {
+			b := s.clone()
+			b.stack = nil
+			if b.rc >= r.p.l.k {
+				sk.leaf(b, leaf{kind: leafLoop, table: x.a.Table, why: "more conntrack recirculations than the verifier follows"})
+				return
+			}
+			b.rc++
+			if !r.p.track(b, x, flags, mark) {
+				continue
+			}
+			b.trail = &hop{prev: b.trail, ct: &ctHop{flags: flags, blk: b.rc, table: x.a.Table, nat: x.a.NAT != nil}}
+			r.table(b, x.a.Table, sk)
+		}
+	}
+}
+
+// track gives a state what the tracker reports; false if the mark choice
+// contradicts the class.
+func (p *pipeline) track(b *state, x *ctAct, flags of.CTFlag, mark markChoice) bool {
+	l := p.l
+	if l.tracked(of.FieldCTState) {
+		sp := l.span(of.FieldCTState)
+		b.m.freshen(sp.off, sp.width, l.freshVar(of.FieldCTState, b.rc, 0))
+		b.wroteRange(sp.off, sp.width)
+		for j := 0; j < sp.width; j++ {
+			nat := x.a.NAT != nil && (j == 6 || j == 7)
+			if !nat {
+				b.t.c.fix(l.freshVar(of.FieldCTState, b.rc, j), flags>>uint(j)&1 == 1)
+			}
+		}
+	}
+	if l.tracked(of.FieldCTZone) {
+		p.setZone(b, x)
+	}
+	if l.tracked(of.FieldCTMark) && !p.freshValue(b, of.FieldCTMark, uint64(mark.val), uint64(mark.mask)) {
+		return false
+	}
+	if l.tracked(of.FieldCTLabel) {
+		if p.marks.labels {
+			p.freshValue(b, of.FieldCTLabel, 0, 0)
+		} else {
+			p.zero(b, of.FieldCTLabel)
+		}
+	}
+	if x.a.NAT != nil {
+		p.natFresh(b)
+	}
+	if x.a.Commit {
+		for _, c := range x.exec {
+			b.m.set(c.mask, c.val)
+			b.wrote(c.mask)
+		}
+	}
+	return true
+}
+
+// setZone writes the ct() zone into ct_zone.
+func (p *pipeline) setZone(b *state, x *ctAct) {
+	sp := p.l.span(of.FieldCTZone)
+	b.wroteRange(sp.off, sp.width)
+	if x.zoneN > 0 {
+		b.m.move(sp.off, x.zoneOff, x.zoneN)
+		return
+	}
+	c := p.newCond()
+	p.addMatch(c, of.FieldCTZone, of.ExactUint(of.FieldCTZone, uint64(x.a.Zone)).Value, of.ExactUint(of.FieldCTZone, 0xffff).Value)
+	b.m.set(c.mask, c.val)
+}
+
+// freshValue gives a field fresh variables of the current block, fixed to
+// val under mask (the low 64 bits); false if that contradicts the class.
+func (p *pipeline) freshValue(b *state, id of.FieldID, val, mask uint64) bool {
+	l := p.l
+	sp := l.span(id)
+	b.m.freshen(sp.off, sp.width, l.freshVar(id, b.rc, 0))
+	b.wroteRange(sp.off, sp.width)
+	for j := 0; j < sp.width && j < 64; j++ {
+		if mask>>uint(j)&1 == 1 && !b.t.c.fix(l.freshVar(id, b.rc, j), val>>uint(j)&1 == 1) {
+			return false
+		}
+	}
+	return true
+}
+
+// zero makes a field the constant 0.
+func (p *pipeline) zero(b *state, id of.FieldID) {
+	sp := p.l.span(id)
+	c := p.newCond()
+	setRange(c.mask, sp.off, sp.width)
+	b.m.set(c.mask, c.val)
+	b.wrote(c.mask)
+}
+
+// natFresh gives every field NAT may rewrite fresh values.
+func (p *pipeline) natFresh(b *state) {
+	for _, id := range natFields {
+		if p.l.tracked(id) {
+			p.freshValue(b, id, 0, 0)
+		}
+	}
+}
+
+// ctInline is ct() without a table: nothing the rest of the actions read
+// changes, but NAT rewrites the packet that is sent.
+func (r *runner) ctInline(s *state, x *ctAct, sk sink) bool {
+	if x.a.NAT == nil {
+		return true
+	}
+	if s.rc >= r.p.l.k {
+		sk.leaf(s, leaf{kind: leafLoop, why: "more conntrack actions with NAT than the verifier follows"})
+		return false
+	}
+	s.rc++
+	r.p.natFresh(s)
+	return true
+}
+
+// ctClear zeroes the ct fields.
+func (p *pipeline) ctClear(s *state) {
+	c := p.newCond()
+	for _, id := range ctFields {
+		if p.l.tracked(id) {
+			sp := p.l.span(id)
+			setRange(c.mask, sp.off, sp.width)
+		}
+	}
+	s.m.set(c.mask, c.val)
+	s.wrote(c.mask)
+}

@@ -1,0 +1,138 @@
+package verify
+
+// A term is a set of points of the variable space: a cube less the union
+// of other cubes (HSA's lazy subtraction: the subtrahends are kept, not
+// expanded, and the set is only enumerated when asked whether it is empty
+// or for a point). Subtracted cubes are shared, never changed.
+type term struct {
+	c    cube
+	subs []cube
+	idx  []*subIndex // large subtrahend sets, indexed
+}
+
+func (t term) clone() term {
+	return term{c: t.c.clone(), subs: append([]cube(nil), t.subs...), idx: append([]*subIndex(nil), t.idx...)}
+}
+
+// and is t narrowed to u (both over the same variables).
+func (t term) and(u term) (term, bool) {
+	c := t.c.clone()
+	if !c.and(u.c) {
+		return term{}, false
+	}
+	return term{c: c, subs: append(append([]cube(nil), t.subs...), u.subs...), idx: append(append([]*subIndex(nil), t.idx...), u.idx...)}, true
+}
+
+// andShared is t narrowed to u, sharing t's parts where u adds nothing
+// to them (for classes that are only read, never changed).
+func (t term) andShared(u term) term {
+	out := t
+	if !t.c.within(u.c) {
+		out.c = t.c.clone()
+		if !out.c.and(u.c) {
+			return term{c: t.c, subs: []cube{t.c}} // no point: a key-equal class never gets here
+		}
+	}
+	if len(u.subs) > 0 {
+		out.subs = append(t.subs[:len(t.subs):len(t.subs)], u.subs...)
+	}
+	if len(u.idx) > 0 {
+		out.idx = append(t.idx[:len(t.idx):len(t.idx)], u.idx...)
+	}
+	return out
+}
+
+// searchBudget bounds the work of one emptiness check. Past it the term
+// counts as non-empty: reachability is over-approximated, never under.
+const searchBudget = 200000
+
+// point finds a cube inside t that no subtracted cube touches (any of its
+// points is in t), and whether t is non-empty. exact is false when the
+// budget ran out: t was taken to be non-empty without a point.
+func (t term) point() (p cube, ok, exact bool) {
+	budget := searchBudget
+	subs := t.subs
+	for _, x := range t.idx {
+		subs = append(append([]cube(nil), subs...), x.candidates(t.c)...)
+	}
+	p, ok = search(t.c, subs, &budget)
+	if budget < 0 {
+		return t.c, true, false
+	}
+	return p, ok, true
+}
+
+// empty reports whether t has no point (false also when unsure).
+func (t term) empty() bool {
+	_, ok, _ := t.point()
+	return !ok
+}
+
+// search is the depth-first search behind point: split c along the first
+// relevant subtrahend's care bits, one branch per bit where c and it
+// differ, until no subtrahend is left.
+func search(c cube, subs []cube, budget *int) (cube, bool) {
+	*budget--
+	if *budget < 0 {
+		return c, true
+	}
+	rel, best := relevant(c, subs)
+	if rel == nil {
+		if best < 0 {
+			return nil, false
+		}
+		return c, true
+	}
+	s := rel[best]
+	rest := append(append(make([]cube, 0, len(rel)-1), rel[:best]...), rel[best+1:]...)
+	h := c.half()
+	cur := c.clone()
+	var found cube
+	ok := false
+	free := make([]uint64, h)
+	for i := 0; i < h; i++ {
+		free[i] = s[h+i] &^ c[h+i]
+	}
+	eachBit(free, func(v int) bool {
+		br := cur.clone()
+		sv := getBit(s[:h], v)
+		br.fix(v, !sv)
+		if p, hit := search(br, rest, budget); hit {
+			found, ok = p, true
+			return false
+		}
+		cur.fix(v, sv)
+		return *budget >= 0
+	})
+	return found, ok
+}
+
+// relevant is the subtrahends that overlap c, and the index of the one
+// with the fewest care bits c leaves free (the cheapest split); best is -1
+// with rel nil if one of them covers c (the term is empty).
+func relevant(c cube, subs []cube) (rel []cube, best int) {
+	best, fewest := 0, 1<<30
+	for _, s := range subs {
+		if !c.overlaps(s) {
+			continue
+		}
+		if c.within(s) {
+			return nil, -1
+		}
+		n := freeBits(c, s)
+		if n < fewest {
+			best, fewest = len(rel), n
+		}
+		rel = append(rel, s)
+	}
+	return rel, best
+}
+
+func freeBits(c, s cube) int {
+	h := c.half()
+	n := 0
+	for i := 0; i < h; i++ {
+		n += popCount([]uint64{s[h+i] &^ c[h+i]})
+	}
+	return n
+}
