@@ -24,7 +24,9 @@ func (i ignored) String() string { return fmt.Sprintf("%s %s: %s", i.Kind, i.Nam
 //     domain has; a peering counts only when both domains name each other
 //     (flows.Base and kernelState apply that);
 //   - a Pool needs a valid, unique CIDR of a known domain;
-//   - a Node's VTEP must be IPv4, outside every pool and no older node's;
+//   - a node is another node as its CaneNode says (its own caned alone may
+//     write it); its VTEP must be IPv4, outside every pool and no older
+//     CaneNode's. This node is as its own Node object says (kv.Self);
 //   - a Block must be its pool's size, aligned, inside its pool, named
 //     after them, and held by a node that runs Cane (has a VTEP); it may
 //     be lent only under a Loan that lends blocks of its pool's domain to
@@ -35,7 +37,7 @@ func (i ignored) String() string { return fmt.Sprintf("%s %s: %s", i.Kind, i.Nam
 func kubeView(kv kube.View, self string, now time.Time) (*view, []ignored) {
 	var ign []ignored
 	for _, e := range kv.Errors {
-		ign = append(ign, ignored{Kind: "object", Name: "?", Why: e})
+		ign = append(ign, ignored{Kind: e.Kind, Name: e.Name, Why: e.Err})
 	}
 	v := &view{Usable: map[string]bool{}}
 	v.Domains, ign = viewDomains(kv.Domains, ign)
@@ -46,14 +48,18 @@ func kubeView(kv kube.View, self string, now time.Time) (*view, []ignored) {
 	labels := map[string]map[string]string{}
 	for _, n := range kv.Nodes {
 		labels[n.Name] = n.Labels
-		if n.Name == self {
-			v.Labels, v.VTEP, v.MaxPods, v.Addrs = n.Labels, n.VTEP, n.MaxPods, n.Addrs
-		}
+	}
+	if s := kv.Self; s != nil {
+		v.Labels, v.VTEP, v.MaxPods, v.Addrs = s.Labels, s.VTEP, s.MaxPods, s.Addrs
+		labels[self] = s.Labels
 	}
 	v.Loans, ign = viewLoans(kv.Loans, names, ign)
 	var pools []ipam.Pool
 	pools, ign = v.addPools(kv.Pools, names, ign)
 	nodes, ign := viewNodes(kv.Nodes, pools, ign)
+	if v.VTEP.Is4() {
+		nodes[self] = true // this node runs Cane, published or not yet
+	}
 	blocks, ign := v.viewBlocks(kv.Blocks, pools, nodes, labels, now, ign)
 	for _, n := range kv.Nodes {
 		if n.Name != self && nodes[n.Name] {
@@ -92,7 +98,7 @@ func viewDomains(ds []kube.Domain, ign []ignored) ([]DomainConf, []ignored) {
 		if d.VLAN != 0 {
 			vlans[d.VLAN] = d.Name
 		}
-		out = append(out, DomainConf{Name: d.Name, VNI: d.VNI, VLAN: d.VLAN, Peers: d.Peers, Egress: d.Egress})
+		out = append(out, DomainConf{Name: d.Name, VNI: d.VNI, VLAN: d.VLAN, Peers: d.Peers, Egress: d.Egress, Namespaces: d.Namespaces})
 	}
 	return out, ign
 }
@@ -232,7 +238,7 @@ func checkBlock(b kube.Block, p ipam.Pool, poolKnown bool, nodes map[string]bool
 	case b.Name != kube.BlockName(b.Pool, b.CIDR):
 		return fmt.Errorf("name is not %s", kube.BlockName(b.Pool, b.CIDR))
 	case !nodes[b.Node]:
-		return fmt.Errorf("node %q does not run Cane (no Node with a valid tunnel endpoint)", b.Node)
+		return fmt.Errorf("node %q does not run Cane (no CaneNode with a valid tunnel endpoint)", b.Node)
 	}
 	return nil
 }

@@ -24,7 +24,8 @@ import (
 // node1 (what the DaemonSet controller and the scheduler would do: this
 // control plane has neither). Its init container installs cane and the
 // conflist, caned runs in its container with the pod's service account
-// (RBAC enforced), the node gets Ready, and workload pods get addresses
+// (RBAC and the admission policy enforced: its token is bound to the pod,
+// so to node1), publishes its CaneNode, the node gets Ready, and workload pods get addresses
 // of their pools, reach their domain and not the other; deleting them
 // leaves nothing behind.
 func TestDaemonSet(t *testing.T) {
@@ -67,8 +68,8 @@ func TestDaemonSet(t *testing.T) {
 	if _, err := cs.CoreV1().ConfigMaps("kube-system").Create(c, rootCA, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := cp.Kubectl(c, "apply", "-f", "../deploy/rbac.yaml"); err != nil {
-		t.Fatalf("apply rbac.yaml: %v: %s", err, out)
+	if err := cp.InstallIdentity(c); err != nil { // deploy/rbac.yaml and admission.yaml
+		t.Fatal(err)
 	}
 	cm, ds := daemonSet(t)
 	// The testbed's paths for the host paths the manifest names.

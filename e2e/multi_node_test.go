@@ -210,6 +210,9 @@ func TestMultiNode(t *testing.T) {
 
 // TestPoolFromCluster: with no pool named by the runtime, the pod's
 // cane.io/pool annotation chooses it, else its namespace's cane.io/domain.
+// The namespace decides the domain: the annotation may name a pool of
+// the namespace's domain, or of a domain whose Domain object lists the
+// namespace (legacy lists shop), nothing else.
 func TestPoolFromCluster(t *testing.T) {
 	tb, c, cp, nodes := startCluster(t, 1)
 	if err := cp.Apply(c, `
@@ -225,6 +228,11 @@ apiVersion: v1
 kind: ServiceAccount
 metadata: {name: default, namespace: shop}
 ---
+apiVersion: cane.io/v1alpha1
+kind: Domain
+metadata: {name: legacy}
+spec: {vni: 300, vlan: 30, namespaces: [shop]}
+---
 apiVersion: v1
 kind: Pod
 metadata: {name: old-app, namespace: shop, annotations: {cane.io/pool: legacy}}
@@ -234,16 +242,27 @@ spec: {nodeName: node1, containers: [{name: app, image: pause}]}
 	}
 	tests := []struct{ pod, pool string }{
 		{"qa/runner", "198.19.1.0/24"},    // namespace label: domain test
-		{"shop/old-app", "198.19.2.0/24"}, // pod annotation: pool legacy
+		{"shop/old-app", "198.19.2.0/24"}, // pod annotation (read from the pod): pool legacy, whose domain lists shop
 	}
 	for _, tc := range tests {
-		p, err := tb.AddPod(c, nodes[0], tc.pod, "")
-		if err != nil {
-			t.Fatalf("%s: %v", tc.pod, err)
-		}
+		var p *testbed.Pod
+		waitUntil(t, 10*time.Second, tc.pod+" gets an address (the Domain's edit reaches node1)", func() bool {
+			var err error
+			p, err = tb.AddPod(c, nodes[0], tc.pod, "")
+			return err == nil
+		})
 		if !netip.MustParsePrefix(tc.pool).Contains(p.IP) {
 			t.Errorf("%s got %s, want an address of %s", tc.pod, p.IP, tc.pool)
 		}
+	}
+	// An annotation the runtime passes (as containerd does) is held to the same rule.
+	p, err := tb.NewPod(nodes[0], "qa/sneaky", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Annotations = map[string]string{"cane.io/pool": "prod"}
+	if err := tb.Add(c, p); cniCode(err) != api.CodePoolForbidden || !strings.Contains(err.Error(), `namespace qa is in domain "test"`) {
+		t.Errorf("a qa pod naming the production pool: %v, want code %d naming the namespace and its domain", err, api.CodePoolForbidden)
 	}
 	// Nothing says: the netconf has no default pool either, so ADD fails clearly.
 	if _, err := tb.AddPod(c, nodes[0], "shop/nobody", ""); err == nil || !strings.Contains(err.Error(), "no pool chosen") {

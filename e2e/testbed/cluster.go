@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cane-cni/cane/cluster/kube"
@@ -23,7 +24,8 @@ const UnderlayBridge = "br-phy"
 
 // JoinNode makes a cluster node: a netns on the fabric at 198.18.0.<n>,
 // its OVS with the underlay on br-phy, a Node object (VTEP annotation and
-// labels), and caned watching the control plane.
+// labels), and caned watching the control plane with a token bound to its
+// Node (or the admin's, with cp.AdminNodes).
 func (tb *Testbed) JoinNode(ctx context.Context, cp *ControlPlane, name string, n int, labels map[string]string) (*Node, error) {
 	node, err := tb.ClusterNode(ctx, cp, name, n, labels)
 	if err != nil {
@@ -59,7 +61,13 @@ func (tb *Testbed) ClusterNode(ctx context.Context, cp *ControlPlane, name strin
 		return nil, fmt.Errorf("create Node %s: %w", name, err)
 	}
 	node.cp = cp
-	cfg := daemon.Config{Kubeconfig: cp.Kubeconfig, UplinkBridge: UnderlayBridge}
+	kubeconfig := cp.Kubeconfig
+	if !cp.AdminNodes {
+		if kubeconfig, err = cp.NodeKubeconfig(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	cfg := daemon.Config{Kubeconfig: kubeconfig, UplinkBridge: UnderlayBridge}
 	return node, node.configure(cfg)
 }
 
@@ -118,17 +126,27 @@ func (n *Node) UnderlayMAC() (net.HardwareAddr, error) {
 }
 
 // Leave takes the node out of the cluster: its caned stops and its Node
-// object is deleted (its pods stay, unreachable, as on a dead node).
+// object is deleted, and with it its CaneNode (what Kubernetes' garbage
+// collector does for the CaneNode's owner reference; this control plane
+// has no controller-manager). Its pods stay, unreachable, as on a dead
+// node.
 func (n *Node) Leave(ctx context.Context) error {
 	if err := n.StopCaned(); err != nil {
 		return err
 	}
 	n.left = true
-	cs, _, err := n.cp.Clients()
+	cs, dyn, err := n.cp.Clients()
 	if err != nil {
 		return err
 	}
-	return cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
+	if err := cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil {
+		return err
+	}
+	err = dyn.Resource(kube.CaneNodesResource).Delete(ctx, n.Name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // ControlPlane is the control plane the node joined (nil if standalone).
