@@ -120,4 +120,3 @@ type Loan struct {
 	Limit        int               `json:"limit"`          // borrower pods allowed on this node
 	Pods         []string          `json:"pods,omitempty"` // borrower pods on this node
 }
-

@@ -41,7 +41,7 @@ func TestPoolChooser(t *testing.T) {
 	}
 	views := newClusterView(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	v := views.load()
-	v.Usable["test"] = false // the test pool's nodeSelector leaves this node out
+	v.Usable["test"] = false                      // the test pool's nodeSelector leaves this node out
 	v.Domains[0].Namespaces = []string{"partner"} // production admits namespace partner by its Domain object
 	reads := 0
 	cluster := fakeCluster{
