@@ -117,7 +117,8 @@ func TestKubeViewTrust(t *testing.T) {
 	}
 	nodes := []kube.Node{
 		{Name: "n1", VTEP: netip.MustParseAddr("198.18.0.1"), Created: t0},
-		{Name: "n2", VTEP: netip.MustParseAddr("198.18.0.2"), Created: t0, Labels: map[string]string{"lend": "yes"}},
+		{Name: "n2", VTEP: netip.MustParseAddr("198.18.0.2"), Created: t0, Labels: map[string]string{"lend": "yes"},
+			Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.9.2")}},
 		{Name: "n3", VTEP: netip.MustParseAddr("198.18.0.3"), Created: t0},
 	}
 	loan := kube.Loan{Name: "sale", Borrower: "production", Lenders: []string{"test"}, NodeSelector: map[string]string{"lend": "yes"},
@@ -174,6 +175,18 @@ func TestKubeViewTrust(t *testing.T) {
 		{"a newer node claiming another's VTEP", func(kv *kube.View) {
 			kv.Nodes = append(kv.Nodes, kube.Node{Name: "aaa", VTEP: netip.MustParseAddr("198.18.0.2"), Created: t0.Add(time.Minute)})
 		}, "already node n2's", func(v *view) bool { return len(v.Remotes) == 2 }},
+		{"a newer node listing another's address", func(kv *kube.View) {
+			kv.Nodes[2].Created = t0.Add(time.Minute)
+			kv.Nodes[2].Addrs = []netip.Addr{netip.MustParseAddr("198.18.0.3"), netip.MustParseAddr("198.18.9.2")}
+		}, "address 198.18.9.2 is already node n2's; the address is left out", func(v *view) bool {
+			return len(v.Remotes) == 2 && fmt.Sprint(v.Remotes[1].Addrs) == "[198.18.0.3]" && fmt.Sprint(v.Remotes[0].Addrs) == "[198.18.0.2 198.18.9.2]"
+		}},
+		{"a node listing a pod's address as its own", func(kv *kube.View) {
+			kv.Nodes[2].Addrs = []netip.Addr{netip.MustParseAddr("198.18.0.3"), netip.MustParseAddr("198.19.1.70")}
+		}, "address 198.19.1.70 is inside pool test", func(v *view) bool { return fmt.Sprint(v.Remotes[1].Addrs) == "[198.18.0.3]" }},
+		{"a newer node whose VTEP is an older node's address", func(kv *kube.View) {
+			kv.Nodes = append(kv.Nodes, kube.Node{Name: "aaa", VTEP: netip.MustParseAddr("198.18.9.2"), Created: t0.Add(time.Minute)})
+		}, "tunnel endpoint 198.18.9.2 is already node n2's", func(v *view) bool { return len(v.Remotes) == 2 }},
 		{"a newer domain with a VLAN in use", func(kv *kube.View) {
 			kv.Domains[0].VLAN = 30
 			kv.Domains = append(kv.Domains, kube.Domain{Name: "legacy", VNI: 300, VLAN: 30, Created: t0.Add(time.Minute)})

@@ -125,14 +125,6 @@ func TestMultiNode(t *testing.T) {
 	t.Run("forged tunnel packets are dropped", func(t *testing.T) {
 		// The fabric plays an underlay host that sends VXLAN straight to
 		// node2's VTEP, aimed at prod2.
-		f, err := tb.Fabric()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dstMAC, err := nodes[1].UnderlayMAC()
-		if err != nil {
-			t.Fatal(err)
-		}
 		rogue := netip.MustParseAddr("198.18.0.200")
 		cases := []struct {
 			name    string
@@ -150,18 +142,8 @@ func TestMultiNode(t *testing.T) {
 		}
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				token := []byte("vxlan-" + tc.name)
-				port := uint16(7400 + i)
-				inner := testbed.Frame{SrcMAC: prod1.MAC, DstMAC: prod2.MAC}.UDP(prod1.IP, prod2.IP, 40000, port, token)
-				outer := testbed.Frame{SrcMAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 0xc8}, DstMAC: dstMAC}.
-					UDP(tc.src, nodes[1].VTEP, 50000, 4789, testbed.VXLAN(tc.vni, inner))
 				before, _ := nodes[1].Drops(c, tc.reason)
-				got, err := testbed.Received(prod2.NS, prod2.IP, int(port), token, func() error {
-					return testbed.SendFrame(f.NS, "fabric", outer)
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				got := forgeVXLAN(t, tb, tc.src, tc.vni, prod1, prod2, uint16(7400+i), "vxlan-"+tc.name)
 				if got != tc.deliver {
 					t.Fatalf("delivered = %v, want %v", got, tc.deliver)
 				}
@@ -206,6 +188,32 @@ func TestMultiNode(t *testing.T) {
 			})
 		}
 	})
+}
+
+// forgeVXLAN plays an underlay host: from the fabric it sends VXLAN with
+// outer source src and vni to the VTEP of to's node, carrying a UDP
+// datagram from `from`'s addresses (MAC and IP) to `to` on port. It
+// reports whether the datagram reached `to`.
+func forgeVXLAN(t *testing.T, tb *testbed.Testbed, src netip.Addr, vni uint32, from, to *testbed.Pod, port uint16, token string) bool {
+	t.Helper()
+	f, err := tb.Fabric()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dstMAC, err := to.Node.UnderlayMAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := testbed.Frame{SrcMAC: from.MAC, DstMAC: to.MAC}.UDP(from.IP, to.IP, 40000, port, []byte(token))
+	outer := testbed.Frame{SrcMAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 0xc8}, DstMAC: dstMAC}.
+		UDP(src, to.Node.VTEP, 50000, flows.VXLANPort, testbed.VXLAN(vni, inner))
+	got, err := testbed.Received(to.NS, to.IP, int(port), []byte(token), func() error {
+		return testbed.SendFrame(f.NS, "fabric", outer)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }
 
 // TestPoolFromCluster: with no pool named by the runtime, the pod's
