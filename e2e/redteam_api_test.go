@@ -105,7 +105,8 @@ func (r *redTeam) rogueBlocks(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second) // the Blocks reach every node's watch (nothing to wait on: nothing may change)
-	expect(t, false, 6100, [2]*testbed.Pod{r.prod1, r.test3}, [2]*testbed.Pod{r.test3, r.prod1}, [2]*testbed.Pod{r.prod3, r.test1})
+	expect(t, false, 6100, [2]*testbed.Pod{r.prod1, r.test3}, [2]*testbed.Pod{r.test3, r.prod1}, [2]*testbed.Pod{r.prod3, r.test1},
+		[2]*testbed.Pod{r.test1, r.prod1}, [2]*testbed.Pod{r.prod1, r.test1})
 	expect(t, true, 6110, [2]*testbed.Pod{r.prod1, r.prod3}, [2]*testbed.Pod{r.prod3, r.prod1})
 	for _, u := range rogue {
 		r.seen(t, "Block", u.GetName())
@@ -227,6 +228,13 @@ func (r *redTeam) rewrittenVTEP(t *testing.T) {
 	})
 	if !r.reachesNode(t, r.prod1, r.node3, 6150) {
 		t.Error("prod1 does not reach node3's address while node2 claims it")
+	}
+	var fs []api.Flow
+	canectlJSON(t, r.node1, &fs, "flows", "--table", "TunnelVNI")
+	for _, f := range fs {
+		if strings.Contains(f.Match, "tun_src=198.18.0.2,nw_src=198.18.0.3") {
+			t.Errorf("node1 admits node3's address as a source from node2's VTEP, in any overlay domain: %s", f.Match)
+		}
 	}
 	if err := r.node2.StartCaned(r.c); err != nil {
 		t.Fatal(err)
