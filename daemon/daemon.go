@@ -24,11 +24,15 @@
 //  2. attacher.locks      (per container)
 //  3. loanKeeper.admitMu  (a borrower's admission, held until its ADD ends)
 //  4. pipeline.syncMu     (one diff of the non-pod flows at a time)
-//  5. leaves: attachmentStore.mu, monitorLoop.mu, ipam's own lock, the
-//     coalescers' locks in ovs; none is held across I/O.
+//  5. leaves: attachmentStore.mu, monitorLoop.mu, ignoredReporter.mu,
+//     ipam's own lock, the coalescers' locks in ovs; none is held across
+//     I/O.
 //
-// No lock is held across an API-server call: the loan keeper makes its
-// calls from its own goroutine, each with a deadline.
+// No lock is held across an API-server call: the loan keeper, the node
+// publisher and the ignored-object reporter make theirs from their own
+// goroutines, each with a deadline. The cluster sync re-applies pods
+// whose domain's VNI changed under each one's container lock (2), with
+// the resync lock (1) held shared.
 package daemon
 
 import (
