@@ -31,6 +31,7 @@ const (
 	CodeNotLent            = 104 // the pool's domain may not run here: no active loan lends this node to it (the message names an ended or future loan)
 	CodeLoanFull           = 105 // the loan that lends this node allows no more of the domain's pods here
 	CodeNoUsablePool       = 106 // the pod's namespace is in a domain with no pool this node may use (a cluster configuration error: retrying will not help)
+	CodePoolForbidden      = 107 // the pod's cane.io/pool annotation names a pool of a domain its namespace may not use
 )
 
 // CNIRequest is one CNI invocation, forwarded verbatim by cane.

@@ -107,8 +107,9 @@ type Leak struct {
 	Why         string     `json:"why"`
 }
 
-// Loan is a loan and what it means on this node (GET /v1/loans); the same
-// fields, without the node's, create one (POST /v1/loans).
+// Loan is a loan and what it means on this node (GET /v1/loans). Loans
+// are created and ended in the cluster with an operator's credentials
+// (canectl borrow|return --kubeconfig), never through caned.
 type Loan struct {
 	Name         string            `json:"name"`
 	Borrower     string            `json:"borrower"`
@@ -124,9 +125,4 @@ type Loan struct {
 	LendsHere    bool              `json:"lendsHere"`
 	Limit        int               `json:"limit"`          // borrower pods allowed on this node
 	Pods         []string          `json:"pods,omitempty"` // borrower pods on this node
-}
-
-// LoanEnd moves a loan's end (POST /v1/loans/{name}/return).
-type LoanEnd struct {
-	At time.Time `json:"at"` // zero: now
 }

@@ -88,6 +88,9 @@ func (a *attacher) attach(ctx context.Context, db *ovs.DB, req *addReq, u *undo)
 		return nil, e
 	}
 	a.atts.put(req.handle(), att)
+	if err := a.refreshVNI(ctx, att); err != nil { // the domain's VNI changed while it attached
+		a.log.Warn("pod flows on an old VNI; the cluster sync retries", "err", err)
+	}
 	a.log.Info("added", "container", req.ContainerID, "ifname", req.IfName, "pod", req.args.PodNamespace+"/"+req.args.PodName,
 		"ip", alloc.IP, "domain", alloc.Domain, "ofport", att.ofport, "loan", req.adm.loan, "took", steps.String())
 	return att, nil
@@ -153,6 +156,7 @@ func (a *attacher) plug(ctx context.Context, db *ovs.DB, req *addReq, alloc ipam
 	want := a.atts.reserveOFPort()
 	att := &attachment{alloc: alloc, port: link.HostIfName, ofport: want, mac: podnet.MACFor(alloc.IP), netns: req.Netns, network: req.nc.Name, loan: req.adm.loan}
 	pod := a.want.pod(att)
+	att.flowVNI.Store(pod.VNI)
 	flowsDone := make(chan error, 1)
 	go func() { flowsDone <- a.pipe.applyPod(ctx, &pod, 0) }()
 	bg := context.WithoutCancel(ctx) // undo runs even when the runtime gave up
@@ -187,6 +191,7 @@ func (a *attacher) followOFPort(ctx context.Context, att *attachment, ofport int
 	a.atts.holdOFPort(ofport)
 	att.ofport = ofport
 	pod := a.want.pod(att)
+	att.flowVNI.Store(pod.VNI)
 	if err := a.pipe.applyPod(ctx, &pod, requested); err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cane-cni/cane/ipam"
 )
@@ -19,6 +20,11 @@ type attachment struct {
 	netns   string
 	network string
 	loan    string // set for a borrower pod on a lent node
+	// flowVNI is the VNI its installed flows carry: set when they are
+	// built, and changed (under the container's lock) when they follow
+	// their domain to a new VNI (vni.go). The one field that changes once
+	// the attachment is shared.
+	flowVNI atomic.Uint32
 }
 
 // firstPodOFPort leaves ofports below it for the node's own ports

@@ -31,3 +31,11 @@ func (b *backoff) wait(ctx context.Context) bool {
 
 // reset starts again from min after a success.
 func (b *backoff) reset() { b.next = b.min }
+
+// step is wait without the sleep: the next interval, doubled for the
+// time after (for a caller that waits on a timer among other things).
+func (b *backoff) step() time.Duration {
+	d := b.next
+	b.next = min(2*b.next, b.max)
+	return d
+}

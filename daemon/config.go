@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 
 	"github.com/cane-cni/cane/ipam"
 )
@@ -27,10 +28,13 @@ type Config struct {
 	MACTableSize int    `json:"macTableSize"` // set on Cane's bridge and, if unset there, on the uplink bridge
 	// Monitoring: the interval of the monitor's look (seconds, default 10),
 	// the MAC-table alert level (percent, default 80) and where Prometheus
-	// scrapes /metrics ("" for nowhere; e.g. ":9410").
+	// scrapes /metrics ("" for nowhere; e.g. ":9410"). Pods cannot
+	// reach it (the node drops what a host port brings to it), but those
+	// of MetricsDomains (say, a monitoring domain's Prometheus).
 	MonitorSeconds float64       `json:"monitorSeconds"`
 	MACTableAlert  float64       `json:"macTableAlertPercent"`
 	MetricsAddress string        `json:"metricsAddress"`
+	MetricsDomains []string      `json:"metricsDomains"`
 	GatewayMAC     string        `json:"gatewayMAC"` // default 0a:58:00:00:00:01
 	Domains        []DomainConf  `json:"domains"`
 	Pools          []PoolConf    `json:"pools"`
@@ -48,6 +52,10 @@ type DomainConf struct {
 	// for the default (SNAT for an overlay domain, none for a VLAN one,
 	// which is routed natively).
 	Egress string `json:"egress,omitempty"`
+	// Namespaces may choose the domain's pools by the cane.io/pool pod
+	// annotation, besides those labelled cane.io/domain=<name> (cluster
+	// mode: from the Domain object, which only admins write).
+	Namespaces []string `json:"namespaces,omitempty"`
 }
 
 // Egress settings of a domain.
@@ -164,6 +172,9 @@ func (c *Config) Validate() error {
 	} else if mac[0] == 0x0a && mac[1] == 0x58 && mac[2] == 0xff {
 		return fmt.Errorf("gatewayMAC %s is in 0a:58:ff:00:00:00/24, the host ports' MACs; choose another", c.GatewayMAC)
 	}
+	if _, err := c.metricsPort(); err != nil {
+		return err
+	}
 	if c.Datapath != "" && c.Datapath != "system" && c.Datapath != "netdev" {
 		return fmt.Errorf("datapath %q: want system, netdev or empty (detect)", c.Datapath)
 	}
@@ -202,6 +213,22 @@ func (c *Config) Validate() error {
 		}
 	}
 	return ipam.ValidatePools(c.ipamPools())
+}
+
+// metricsPort is the TCP port of MetricsAddress (0: none).
+func (c *Config) metricsPort() (uint16, error) {
+	if c.MetricsAddress == "" {
+		return 0, nil
+	}
+	_, port, err := net.SplitHostPort(c.MetricsAddress)
+	if err != nil {
+		return 0, fmt.Errorf("metricsAddress %q: %w", c.MetricsAddress, err)
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("metricsAddress %q: want host:port with a port number", c.MetricsAddress)
+	}
+	return uint16(n), nil
 }
 
 func (c *Config) ipamPools() []ipam.Pool {

@@ -13,7 +13,9 @@
 //	monitorLoop      counters, alerts, metrics (monitor.go)
 //	nodeBridge       the bridge, the node's own ports, MTU, host routes (nodebridge.go)
 //	session          the OVSDB connection and readiness (session.go)
-//	clusterView      the cluster state this node acts on (view.go)
+//	clusterView      the cluster state this node acts on (view.go), and what it
+//	                 leaves out: logs, a metric and Events (ignored.go)
+//	nodePublisher    this node's CaneNode, from its own Node (canenode.go)
 //
 // Lock order — a goroutine holding one of these may take only those below
 // it, never one above:
@@ -22,11 +24,15 @@
 //  2. attacher.locks      (per container)
 //  3. loanKeeper.admitMu  (a borrower's admission, held until its ADD ends)
 //  4. pipeline.syncMu     (one diff of the non-pod flows at a time)
-//  5. leaves: attachmentStore.mu, monitorLoop.mu, ipam's own lock, the
-//     coalescers' locks in ovs; none is held across I/O.
+//  5. leaves: attachmentStore.mu, monitorLoop.mu, ignoredReporter.mu,
+//     ipam's own lock, the coalescers' locks in ovs; none is held across
+//     I/O.
 //
-// No lock is held across an API-server call: the loan keeper makes its
-// calls from its own goroutine, each with a deadline.
+// No lock is held across an API-server call: the loan keeper, the node
+// publisher and the ignored-object reporter make theirs from their own
+// goroutines, each with a deadline. The cluster sync re-applies pods
+// whose domain's VNI changed under each one's container lock (2), with
+// the resync lock (1) held shared.
 package daemon
 
 import (
@@ -68,6 +74,7 @@ type Daemon struct {
 	mon     *monitorLoop
 	cni     *attacher
 	inspect *inspector
+	publish *nodePublisher // nil in static mode
 
 	stop     chan struct{} // closed by Close: Run returns
 	stopOnce sync.Once
@@ -95,7 +102,7 @@ func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: log, store: store, stop: make(chan struct{})}
 	var istore ipam.Store = store
 	if cfg.Kubeconfig != "" {
-		if d.watcher, err = newWatcher(cfg.Kubeconfig); err != nil {
+		if d.watcher, err = newWatcher(cfg.Kubeconfig, cfg.Node); err != nil {
 			store.Close()
 			return nil, err
 		}
@@ -111,12 +118,12 @@ func New(cfg Config, hostNS ns.NetNS, log *slog.Logger) (*Daemon, error) {
 	return d, nil
 }
 
-func newWatcher(kubeconfig string) (*kube.Watcher, error) {
+func newWatcher(kubeconfig, node string) (*kube.Watcher, error) {
 	rc, err := restConfig(kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
 	}
-	w, err := kube.NewWatcher(rc)
+	w, err := kube.NewWatcher(rc, node)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
 	}
@@ -146,6 +153,10 @@ func (d *Daemon) wire(hostNS ns.NetNS) {
 		}}
 	d.inspect = &inspector{cfg: cfg, hostNS: hostNS, log: log, sess: d.sess, pipe: d.pipe, atts: d.atts, ipam: d.ipam, views: d.views,
 		want: d.want, bridge: d.bridge, mon: d.mon, cni: d.cni, watcher: d.watcher}
+	if d.watcher != nil {
+		d.publish = newNodePublisher(d.watcher, log)
+		d.mon.metrics.Registry.MustRegister(d.views.reporter)
+	}
 }
 
 func (d *Daemon) poolChooser() *poolChooser {
@@ -191,6 +202,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 		loops.Go(func() { d.syncLoop(ctx) })
+		loops.Go(func() { d.publish.Run(ctx) })
+		loops.Go(func() { d.views.reporter.Run(ctx) })
 	}
 	loops.Go(func() { d.loans.Run(ctx) })
 	loops.Go(func() { d.mon.Run(ctx) })
@@ -200,7 +213,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 // startCluster waits for the informers' first list and builds the view.
 func (d *Daemon) startCluster(ctx context.Context) error {
-	d.sess.setNotReady("waiting for the Kubernetes API (domains, pools, blocks, nodes)")
+	d.sess.setNotReady("waiting for the Kubernetes API (domains, pools, blocks, loans, CaneNodes, this node's Node)")
 	steps := newStepTimer()
 	if err := d.watcher.Start(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -209,6 +222,12 @@ func (d *Daemon) startCluster(ctx context.Context) error {
 		return fmt.Errorf("sync the cluster's caches: %w", err)
 	}
 	steps.mark("list")
+	// Published before this node can claim a block (no ADD before ready),
+	// so other nodes know it runs Cane when its first Block arrives.
+	if err := d.publish.publish(ctx); err != nil {
+		d.log.Warn("publish this node's CaneNode; retrying in the background", "err", err)
+	}
+	steps.mark("published")
 	d.views.refresh(ctx, d.ipam.SetPools)
 	steps.mark("view")
 	v := d.views.load()

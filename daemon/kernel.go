@@ -10,9 +10,10 @@ import (
 
 // kernelState is what the node's kernel needs for the view (nodenet): a
 // host port per domain, routing the domain's pools and lent blocks, able
-// to reach its peers', masquerading its egress if the domain says so; and
-// every node's addresses, which nothing masquerades to.
-func kernelState(v *view, lent []flows.LentBlock, mtu int) nodenet.State {
+// to reach its peers', masquerading its egress if the domain says so;
+// every node's addresses, which nothing masquerades to; and caned's
+// metrics port closed to pods.
+func kernelState(cfg *Config, v *view, lent []flows.LentBlock, mtu int) nodenet.State {
 	own := map[string][]netip.Prefix{}
 	for _, p := range v.Pools {
 		own[p.Domain] = append(own[p.Domain], p.CIDR)
@@ -20,7 +21,7 @@ func kernelState(v *view, lent []flows.LentBlock, mtu int) nodenet.State {
 	for _, lb := range lent {
 		own[lb.Domain] = append(own[lb.Domain], lb.CIDR)
 	}
-	s := nodenet.State{Nodes: v.Nodes, MTU: mtu, Sealed: v.Quarantined}
+	s := nodenet.State{Nodes: v.Nodes, MTU: mtu, Sealed: v.Quarantined, Guarded: guardedPorts(cfg, v)}
 	for _, d := range v.Domains {
 		nd := nodenet.Domain{VNI: d.VNI, Port: nodenet.HostPortName(d.VNI), Own: own[d.Name], EgressSNAT: d.snat()}
 		for _, other := range v.Domains {
@@ -31,6 +32,23 @@ func kernelState(v *view, lent []flows.LentBlock, mtu int) nodenet.State {
 		s.Domains = append(s.Domains, nd)
 	}
 	return s
+}
+
+// guardedPorts closes caned's metrics port to pods but those of the
+// domains the config lets scrape (caned refuses a config whose address
+// has no port, so an error here cannot be).
+func guardedPorts(cfg *Config, v *view) []nodenet.GuardedPort {
+	port, err := cfg.metricsPort()
+	if err != nil || port == 0 {
+		return nil
+	}
+	g := nodenet.GuardedPort{Port: port}
+	for _, d := range v.Domains {
+		if slices.Contains(cfg.MetricsDomains, d.Name) {
+			g.Allow = append(g.Allow, nodenet.HostPortName(d.VNI))
+		}
+	}
+	return []nodenet.GuardedPort{g}
 }
 
 // peeredConf reports whether domains a and b peer: both name the other

@@ -24,7 +24,12 @@ func (i ignored) String() string { return fmt.Sprintf("%s %s: %s", i.Kind, i.Nam
 //     domain has; a peering counts only when both domains name each other
 //     (flows.Base and kernelState apply that);
 //   - a Pool needs a valid, unique CIDR of a known domain;
-//   - a Node's VTEP must be IPv4, outside every pool and no older node's;
+//   - a node is another node as its CaneNode says (its own caned alone may
+//     write it); its VTEP must be IPv4, outside every pool and no older
+//     CaneNode's; each of its addresses must be outside every pool and no
+//     older node's (else that address is left out: pods reach a node's
+//     addresses through the tunnel, and the tunnel admits them as that
+//     node's sources). This node is as its own Node object says (kv.Self);
 //   - a Block must be its pool's size, aligned, inside its pool, named
 //     after them, and held by a node that runs Cane (has a VTEP); it may
 //     be lent only under a Loan that lends blocks of its pool's domain to
@@ -35,7 +40,7 @@ func (i ignored) String() string { return fmt.Sprintf("%s %s: %s", i.Kind, i.Nam
 func kubeView(kv kube.View, self string, now time.Time) (*view, []ignored) {
 	var ign []ignored
 	for _, e := range kv.Errors {
-		ign = append(ign, ignored{Kind: "object", Name: "?", Why: e})
+		ign = append(ign, ignored{Kind: e.Kind, Name: e.Name, Why: e.Err})
 	}
 	v := &view{Usable: map[string]bool{}}
 	v.Domains, ign = viewDomains(kv.Domains, ign)
@@ -46,18 +51,22 @@ func kubeView(kv kube.View, self string, now time.Time) (*view, []ignored) {
 	labels := map[string]map[string]string{}
 	for _, n := range kv.Nodes {
 		labels[n.Name] = n.Labels
-		if n.Name == self {
-			v.Labels, v.VTEP, v.MaxPods, v.Addrs = n.Labels, n.VTEP, n.MaxPods, n.Addrs
-		}
+	}
+	if s := kv.Self; s != nil {
+		v.Labels, v.VTEP, v.MaxPods, v.Addrs = s.Labels, s.VTEP, s.MaxPods, s.Addrs
+		labels[self] = s.Labels
 	}
 	v.Loans, ign = viewLoans(kv.Loans, names, ign)
 	var pools []ipam.Pool
 	pools, ign = v.addPools(kv.Pools, names, ign)
-	nodes, ign := viewNodes(kv.Nodes, pools, ign)
+	nodes, addrs, ign := viewNodes(kv.Nodes, pools, ign)
+	if v.VTEP.Is4() {
+		nodes[self] = true // this node runs Cane, published or not yet
+	}
 	blocks, ign := v.viewBlocks(kv.Blocks, pools, nodes, labels, now, ign)
 	for _, n := range kv.Nodes {
 		if n.Name != self && nodes[n.Name] {
-			v.Remotes = append(v.Remotes, flows.RemoteNode{Name: n.Name, VTEP: n.VTEP, Addrs: n.Addrs, Blocks: blocks[n.Name]})
+			v.Remotes = append(v.Remotes, flows.RemoteNode{Name: n.Name, VTEP: n.VTEP, Addrs: addrs[n.Name], Blocks: blocks[n.Name]})
 		}
 	}
 	v.Nodes = append(v.Nodes, v.Addrs...)
@@ -92,7 +101,7 @@ func viewDomains(ds []kube.Domain, ign []ignored) ([]DomainConf, []ignored) {
 		if d.VLAN != 0 {
 			vlans[d.VLAN] = d.Name
 		}
-		out = append(out, DomainConf{Name: d.Name, VNI: d.VNI, VLAN: d.VLAN, Peers: d.Peers, Egress: d.Egress})
+		out = append(out, DomainConf{Name: d.Name, VNI: d.VNI, VLAN: d.VLAN, Peers: d.Peers, Egress: d.Egress, Namespaces: d.Namespaces})
 	}
 	return out, ign
 }
@@ -138,8 +147,12 @@ func (v *view) addPools(ps []kube.Pool, domains map[string]bool, ign []ignored) 
 
 // viewNodes says which nodes run Cane with a valid tunnel endpoint: IPv4,
 // inside no pool (a pod's address, borrowed or not, is never a VTEP: a
-// pod could forge that node's tunnel traffic), and no older node's.
-func viewNodes(ns []kube.Node, pools []ipam.Pool, ign []ignored) (map[string]bool, []ignored) {
+// pod could forge that node's tunnel traffic), and no older node's. It
+// returns each such node's addresses that are its own: outside every pool
+// and claimed by no older node (as VTEP or address), so a node cannot
+// draw pods' traffic for another node's address, nor have a pod's
+// address admitted as its own source.
+func viewNodes(ns []kube.Node, pools []ipam.Pool, ign []ignored) (map[string]bool, map[string][]netip.Addr, []ignored) {
 	byAge := slices.Clone(ns)
 	slices.SortStableFunc(byAge, func(a, b kube.Node) int {
 		if c := a.Created.Compare(b.Created); c != 0 {
@@ -147,11 +160,12 @@ func viewNodes(ns []kube.Node, pools []ipam.Pool, ign []ignored) (map[string]boo
 		}
 		return compareStrings(a.Name, b.Name)
 	})
-	ok, vteps := map[string]bool{}, map[netip.Addr]string{}
+	ok, owner := map[string]bool{}, map[netip.Addr]string{} // each address to the oldest node claiming it
+	addrs := map[string][]netip.Addr{}
 	for _, n := range byAge {
 		why := ""
 		pool, inPool := poolHolding(pools, n.VTEP)
-		switch other := vteps[n.VTEP]; {
+		switch other := owner[n.VTEP]; {
 		case !n.VTEP.Is4():
 			continue // not (yet) running Cane: its blocks, if any, are named below
 		case inPool:
@@ -160,12 +174,36 @@ func viewNodes(ns []kube.Node, pools []ipam.Pool, ign []ignored) (map[string]boo
 			why = fmt.Sprintf("tunnel endpoint %s is already node %s's", n.VTEP, other)
 		}
 		if why != "" {
-			ign = append(ign, ignored{"Node", n.Name, why})
+			ign = append(ign, ignored{"CaneNode", n.Name, why})
 			continue
 		}
-		ok[n.Name], vteps[n.VTEP] = true, n.Name
+		ok[n.Name], owner[n.VTEP] = true, n.Name
+		addrs[n.Name], ign = ownAddrs(n, pools, owner, ign)
 	}
-	return ok, ign
+	return ok, addrs, ign
+}
+
+// ownAddrs are n's addresses outside every pool and claimed by no older
+// node (owner), which it then claims.
+func ownAddrs(n kube.Node, pools []ipam.Pool, owner map[netip.Addr]string, ign []ignored) ([]netip.Addr, []ignored) {
+	var out []netip.Addr
+	for _, a := range n.Addrs {
+		why := ""
+		pool, inPool := poolHolding(pools, a)
+		switch other, claimed := owner[a]; {
+		case inPool:
+			why = fmt.Sprintf("address %s is inside pool %s; the address is left out", a, pool)
+		case claimed && other != n.Name:
+			why = fmt.Sprintf("address %s is already node %s's; the address is left out", a, other)
+		}
+		if why != "" {
+			ign = append(ign, ignored{"CaneNode", n.Name, why})
+			continue
+		}
+		owner[a] = n.Name
+		out = append(out, a)
+	}
+	return out, ign
 }
 
 func compareStrings(a, b string) int {
@@ -232,7 +270,7 @@ func checkBlock(b kube.Block, p ipam.Pool, poolKnown bool, nodes map[string]bool
 	case b.Name != kube.BlockName(b.Pool, b.CIDR):
 		return fmt.Errorf("name is not %s", kube.BlockName(b.Pool, b.CIDR))
 	case !nodes[b.Node]:
-		return fmt.Errorf("node %q does not run Cane (no Node with a valid tunnel endpoint)", b.Node)
+		return fmt.Errorf("node %q does not run Cane (no CaneNode with a valid tunnel endpoint)", b.Node)
 	}
 	return nil
 }

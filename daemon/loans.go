@@ -241,34 +241,6 @@ func (k *loanKeeper) Loans() []api.Loan {
 	return out
 }
 
-// errNoCluster: a loan verb on a caned without a kubeconfig.
-var errNoCluster = errors.New("loans live in the cluster; this caned runs without a kubeconfig")
-
-// Borrow creates a loan in the cluster.
-func (k *loanKeeper) Borrow(ctx context.Context, l api.Loan) error {
-	if k.watcher == nil {
-		return errNoCluster
-	}
-	kl := kube.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,
-		PodsPerNode: l.PodsPerNode, Percent: l.Percent, LendBlocks: l.LendBlocks, Start: l.Start, End: l.End}
-	if err := ipamLoan(kl).Validate(); err != nil {
-		return fmt.Errorf("loan %s: %w", l.Name, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	return k.watcher.CreateLoan(ctx, kl)
-}
-
-// Return ends a loan now (or moves its end to at: later extends it).
-func (k *loanKeeper) Return(ctx context.Context, name string, at time.Time) error {
-	if k.watcher == nil {
-		return errNoCluster
-	}
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	return k.watcher.EndLoan(ctx, name, at)
-}
-
 // ipamLoan is a Loan object as IPAM decides with it.
 func ipamLoan(l kube.Loan) ipam.Loan {
 	return ipam.Loan{Name: l.Name, Borrower: l.Borrower, Lenders: l.Lenders, Nodes: l.Nodes, NodeSelector: l.NodeSelector,

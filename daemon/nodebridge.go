@@ -168,7 +168,7 @@ func (b *nodeBridge) syncHost(ctx context.Context, db *ovs.DB) error {
 		return err
 	}
 	b.hostPorts.Store(&ports)
-	want := kernelState(v, b.lent(), b.podMTUInForce())
+	want := kernelState(b.cfg, v, b.lent(), b.podMTUInForce())
 	if b.kernel != nil && want.Equal(*b.kernel) {
 		return nil
 	}

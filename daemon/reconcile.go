@@ -29,6 +29,13 @@ func (d *Daemon) reconcile(ctx context.Context, db *ovs.DB) error {
 	}
 	d.rebuildAttachments(ports)
 	node := d.want.all()
+	vnis := map[uint32]uint32{} // ofport -> the VNI its flows get now
+	for _, p := range node.Pods {
+		vnis[p.OFPort] = p.VNI
+	}
+	for _, a := range d.atts.list() {
+		a.flowVNI.Store(vnis[uint32(a.ofport)])
+	}
 	steps.mark("desired")
 	st, err := d.pipe.converge(ctx, uint16(round), node.All())
 	if err != nil {
@@ -83,6 +90,7 @@ func (d *Daemon) syncLoop(ctx context.Context) {
 		}
 		d.views.refresh(ctx, d.ipam.SetPools)
 		d.loans.poke()
+		d.publish.poke()
 		if !d.sess.isReady() {
 			continue // the next reconcile installs everything
 		}
@@ -92,7 +100,19 @@ func (d *Daemon) syncLoop(ctx context.Context) {
 		if err := d.syncFlows(ctx); err != nil {
 			d.log.Error("apply cluster change", "err", err)
 		}
+		if err := d.syncPodVNIs(ctx); err != nil {
+			d.log.Error("apply cluster change to pods", "err", err)
+		}
 	}
+}
+
+// syncPodVNIs re-applies the pods whose domain's VNI changed (vni.go),
+// within a deadline.
+func (d *Daemon) syncPodVNIs(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	defer d.pipe.shared()()
+	return d.cni.followVNIs(ctx)
 }
 
 // syncHost brings the host ports and the node's kernel to the view,

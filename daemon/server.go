@@ -63,25 +63,6 @@ func (d *Daemon) Serve(ctx context.Context, l net.Listener) error {
 		answer[api.Counters](w)(d.mon.Counters(r.Context()))
 	})
 	mux.HandleFunc("GET /v1/loans", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, d.loans.Loans()) })
-	mux.HandleFunc("POST /v1/loans", func(w http.ResponseWriter, r *http.Request) {
-		var l api.Loan
-		if err := api.DecodeStrict(r.Body, &l); err != nil {
-			http.Error(w, "malformed loan: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		answer[api.Loan](w)(l, d.loans.Borrow(r.Context(), l))
-	})
-	mux.HandleFunc("POST /v1/loans/{name}/return", func(w http.ResponseWriter, r *http.Request) {
-		var e api.LoanEnd
-		if err := api.DecodeStrict(r.Body, &e); err != nil {
-			http.Error(w, "malformed request: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		if e.At.IsZero() {
-			e.At = time.Now()
-		}
-		answer[api.LoanEnd](w)(e, d.loans.Return(r.Context(), r.PathValue("name"), e.At))
-	})
 	mux.HandleFunc("POST /v1/gc", func(w http.ResponseWriter, r *http.Request) {
 		answer[api.GCReport](w)(d.cni.CollectLeaks(r.Context(), r.URL.Query().Get("dryRun") == "true"))
 	})

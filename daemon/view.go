@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -17,11 +18,12 @@ import (
 // rebuilt from the watcher's caches on every change in Kubernetes mode.
 // Readers load it without locks; refresh replaces it whole.
 type clusterView struct {
-	v       atomic.Pointer[view]
-	ignored atomic.Pointer[[]ignored] // what the last refresh left out
-	watcher *kube.Watcher             // nil in static (single-node) mode
-	node    string
-	log     *slog.Logger
+	v        atomic.Pointer[view]
+	ignored  atomic.Pointer[[]ignored] // what the last refresh left out
+	watcher  *kube.Watcher             // nil in static (single-node) mode
+	node     string
+	log      *slog.Logger
+	reporter *ignoredReporter // logs, counts and reports what refresh leaves out (Kubernetes mode)
 }
 
 func newClusterView(cfg Config, w *kube.Watcher, log *slog.Logger) *clusterView {
@@ -30,6 +32,9 @@ func newClusterView(cfg Config, w *kube.Watcher, log *slog.Logger) *clusterView 
 		c.v.Store(staticView(cfg))
 	} else {
 		c.v.Store(&view{Usable: map[string]bool{}})
+		c.reporter = newIgnoredReporter(cfg.Node, log, func(ctx context.Context, kind, name, msg string) error {
+			return w.IgnoredEvent(ctx, kind, name, cfg.Node, msg)
+		})
 	}
 	return c
 }
@@ -37,17 +42,29 @@ func newClusterView(cfg Config, w *kube.Watcher, log *slog.Logger) *clusterView 
 func (c *clusterView) load() *view { return c.v.Load() }
 
 // refresh rebuilds the view from the watcher's caches and hands the pools
-// to pools (IPAM), logging every object it leaves out.
+// to pools (IPAM); the reporter learns what it left out.
 func (c *clusterView) refresh(ctx context.Context, pools func(context.Context, []ipam.Pool) error) {
-	v, ign := kubeView(c.watcher.View(), c.node, time.Now())
-	for _, i := range ign {
-		c.log.Warn("cluster object ignored", "kind", i.Kind, "name", i.Name, "why", i.Why)
-	}
+	kv := c.watcher.View()
+	v, ign := kubeView(kv, c.node, time.Now())
+	c.reporter.observe(ign, nodeNames(kv, c.node))
 	c.ignored.Store(&ign)
 	if err := pools(ctx, v.ipamPools()); err != nil {
 		c.log.Error("pools not applied", "err", err)
 	}
 	c.v.Store(v)
+}
+
+// nodeNames are the nodes a view knows (their CaneNodes) and self,
+// sorted, each once.
+func nodeNames(kv kube.View, self string) []string {
+	out := []string{self}
+	for _, n := range kv.Nodes {
+		if n.Name != self {
+			out = append(out, n.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // view is the cluster state this node acts on. Static mode: from the

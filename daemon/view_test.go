@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -116,7 +117,8 @@ func TestKubeViewTrust(t *testing.T) {
 	}
 	nodes := []kube.Node{
 		{Name: "n1", VTEP: netip.MustParseAddr("198.18.0.1"), Created: t0},
-		{Name: "n2", VTEP: netip.MustParseAddr("198.18.0.2"), Created: t0, Labels: map[string]string{"lend": "yes"}},
+		{Name: "n2", VTEP: netip.MustParseAddr("198.18.0.2"), Created: t0, Labels: map[string]string{"lend": "yes"},
+			Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.9.2")}},
 		{Name: "n3", VTEP: netip.MustParseAddr("198.18.0.3"), Created: t0},
 	}
 	loan := kube.Loan{Name: "sale", Borrower: "production", Lenders: []string{"test"}, NodeSelector: map[string]string{"lend": "yes"},
@@ -173,6 +175,18 @@ func TestKubeViewTrust(t *testing.T) {
 		{"a newer node claiming another's VTEP", func(kv *kube.View) {
 			kv.Nodes = append(kv.Nodes, kube.Node{Name: "aaa", VTEP: netip.MustParseAddr("198.18.0.2"), Created: t0.Add(time.Minute)})
 		}, "already node n2's", func(v *view) bool { return len(v.Remotes) == 2 }},
+		{"a newer node listing another's address", func(kv *kube.View) {
+			kv.Nodes[2].Created = t0.Add(time.Minute)
+			kv.Nodes[2].Addrs = []netip.Addr{netip.MustParseAddr("198.18.0.3"), netip.MustParseAddr("198.18.9.2")}
+		}, "address 198.18.9.2 is already node n2's; the address is left out", func(v *view) bool {
+			return len(v.Remotes) == 2 && fmt.Sprint(v.Remotes[1].Addrs) == "[198.18.0.3]" && fmt.Sprint(v.Remotes[0].Addrs) == "[198.18.0.2 198.18.9.2]"
+		}},
+		{"a node listing a pod's address as its own", func(kv *kube.View) {
+			kv.Nodes[2].Addrs = []netip.Addr{netip.MustParseAddr("198.18.0.3"), netip.MustParseAddr("198.19.1.70")}
+		}, "address 198.19.1.70 is inside pool test", func(v *view) bool { return fmt.Sprint(v.Remotes[1].Addrs) == "[198.18.0.3]" }},
+		{"a newer node whose VTEP is an older node's address", func(kv *kube.View) {
+			kv.Nodes = append(kv.Nodes, kube.Node{Name: "aaa", VTEP: netip.MustParseAddr("198.18.9.2"), Created: t0.Add(time.Minute)})
+		}, "tunnel endpoint 198.18.9.2 is already node n2's", func(v *view) bool { return len(v.Remotes) == 2 }},
 		{"a newer domain with a VLAN in use", func(kv *kube.View) {
 			kv.Domains[0].VLAN = 30
 			kv.Domains = append(kv.Domains, kube.Domain{Name: "legacy", VNI: 300, VLAN: 30, Created: t0.Add(time.Minute)})
@@ -196,5 +210,36 @@ func TestKubeViewTrust(t *testing.T) {
 				t.Errorf("the rest of the view fell: pools %+v", v.Pools)
 			}
 		})
+	}
+}
+
+// TestKubeViewSelf: this node is as its own Node says (labels, capacity,
+// VTEP), published or not yet; the others are as their CaneNodes say.
+// Its blocks count before its CaneNode arrives (it runs Cane), and a
+// CaneNode under its name never makes it a remote of itself.
+func TestKubeViewSelf(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	kv := kube.View{
+		Domains: []kube.Domain{{Name: "production", VNI: 100}},
+		Pools:   []kube.Pool{{Name: "prod", Domain: "production", CIDR: netip.MustParsePrefix("198.19.0.0/24"), Gateway: netip.MustParseAddr("198.19.0.1"), BlockSize: 28, NodeSelector: map[string]string{"role": "production"}}},
+		Self: &kube.Node{Name: "n1", VTEP: netip.MustParseAddr("198.18.0.1"), Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.1")},
+			Labels: map[string]string{"role": "production"}, MaxPods: 20},
+		Nodes:  []kube.Node{{Name: "n2", VTEP: netip.MustParseAddr("198.18.0.2"), Created: t0, Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.2")}}},
+		Blocks: []kube.Block{blk("prod", "198.19.0.16/28", "n1"), blk("prod", "198.19.0.32/28", "n2")},
+	}
+	v, ign := kubeView(kv, "n1", t0)
+	if len(ign) != 0 {
+		t.Errorf("ignored %v", ignoredStrings(ign))
+	}
+	if v.VTEP.String() != "198.18.0.1" || v.MaxPods != 20 || !v.Usable["prod"] || len(v.Remotes) != 1 || v.Remotes[0].Name != "n2" {
+		t.Errorf("view %+v", v)
+	}
+	if got := fmt.Sprint(v.Nodes); got != "[198.18.0.1 198.18.0.2]" {
+		t.Errorf("node addresses %s", got)
+	}
+	kv.Nodes = append(kv.Nodes, kube.Node{Name: "n1", VTEP: netip.MustParseAddr("198.18.0.1"), Created: t0})
+	kube.SortView(&kv)
+	if v, ign := kubeView(kv, "n1", t0); len(ign) != 0 || len(v.Remotes) != 1 {
+		t.Errorf("with its own CaneNode: remotes %+v, ignored %v", v.Remotes, ignoredStrings(ign))
 	}
 }

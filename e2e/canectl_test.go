@@ -33,6 +33,23 @@ func canectl(t *testing.T, node *testbed.Node, args ...string) (string, int) {
 	return out.String() + errb.String(), cmd.ProcessState.ExitCode()
 }
 
+// canectlAdmin runs the CLI as an operator would for the verbs that write
+// Loans (borrow, return): with the operator's kubeconfig, on the fabric
+// (in the control plane's netns), not through any node's caned.
+func canectlAdmin(t *testing.T, cp *testbed.ControlPlane, args ...string) (string, int) {
+	t.Helper()
+	full := append([]string{"netns", "exec", filepath.Base(cp.NS.Path()), filepath.Join(binDir, "canectl")}, args...)
+	cmd := exec.Command("ip", append(full, "--kubeconfig", cp.Kubeconfig)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("canectl %v: %v", args, err)
+	}
+	return out.String() + errb.String(), cmd.ProcessState.ExitCode()
+}
+
 // canectlJSON runs a verb with -o json, wants exit 0, and decodes into v.
 func canectlJSON(t *testing.T, node *testbed.Node, v any, args ...string) {
 	t.Helper()

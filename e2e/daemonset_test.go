@@ -12,8 +12,10 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/cane-cni/cane/cluster/kube"
 	"github.com/cane-cni/cane/e2e/testbed"
 )
 
@@ -24,7 +26,8 @@ import (
 // node1 (what the DaemonSet controller and the scheduler would do: this
 // control plane has neither). Its init container installs cane and the
 // conflist, caned runs in its container with the pod's service account
-// (RBAC enforced), the node gets Ready, and workload pods get addresses
+// (RBAC and the admission policy enforced: its token is bound to the pod,
+// so to node1), publishes its CaneNode, the node gets Ready, and workload pods get addresses
 // of their pools, reach their domain and not the other; deleting them
 // leaves nothing behind.
 func TestDaemonSet(t *testing.T) {
@@ -67,8 +70,8 @@ func TestDaemonSet(t *testing.T) {
 	if _, err := cs.CoreV1().ConfigMaps("kube-system").Create(c, rootCA, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := cp.Kubectl(c, "apply", "-f", "../deploy/rbac.yaml"); err != nil {
-		t.Fatalf("apply rbac.yaml: %v: %s", err, out)
+	if err := cp.InstallIdentity(c); err != nil { // deploy/rbac.yaml and admission.yaml
+		t.Fatal(err)
 	}
 	cm, ds := daemonSet(t)
 	// The testbed's paths for the host paths the manifest names.
@@ -94,6 +97,13 @@ func TestDaemonSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("DaemonSet pod created -> cane installed, caned ready, node Ready: %s", time.Since(start).Round(time.Millisecond))
+	// Its CaneNode, which the admission policy lets only node1's token
+	// write: the pod's projected token names its node.
+	_, dyn, _ := cp.Clients()
+	cn, err := dyn.Resource(kube.CaneNodesResource).Get(c, node.Name, metav1.GetOptions{})
+	if vtep, _, _ := unstructured.NestedString(cn.Object, "spec", "vtep"); err != nil || vtep != node.VTEP.String() {
+		t.Errorf("the DaemonSet's caned published CaneNode %s with vtep %q (%v), want %s", node.Name, vtep, err, node.VTEP)
+	}
 	installed, err := os.ReadFile(filepath.Join(k.CNIConfDir, "10-cane.conflist"))
 	if err != nil || !bytes.Contains(installed, []byte(node.Socket)) {
 		t.Errorf("the install step left conflist %q (%v)", installed, err)

@@ -14,19 +14,21 @@ import (
 )
 
 // TestDeploy: every manifest in deploy/ is accepted by a real apiserver
-// (server-side dry run: schemas, RBAC rules, the DaemonSet, the example
-// Domain/Pool/Loan objects against the CRDs), and the ConfigMap the
+// (server-side dry run: schemas, RBAC rules, the admission policy and its
+// CEL, the DaemonSet, the example Domain/Pool/Loan objects against the
+// CRDs), and the ConfigMap the
 // DaemonSet installs from holds the same conflist as deploy/cni and a
 // caned config caned accepts.
 func TestDeploy(t *testing.T) {
 	_, cp := startControlPlane(t)
 	c := ctx(t)
 	out, err := cp.Kubectl(c, "apply", "--dry-run=server",
-		"-f", "../deploy/rbac.yaml", "-f", "../deploy/caned.yaml", "-f", "../deploy/examples/")
+		"-f", "../deploy/rbac.yaml", "-f", "../deploy/admission.yaml", "-f", "../deploy/caned.yaml", "-f", "../deploy/examples/")
 	if err != nil {
 		t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
 	}
-	for _, want := range []string{"clusterrole.rbac.authorization.k8s.io/cane", "daemonset.apps/caned", "configmap/cane-config", "loan.cane.io/", "pool.cane.io/prod"} {
+	for _, want := range []string{"clusterrole.rbac.authorization.k8s.io/cane", "daemonset.apps/caned", "configmap/cane-config", "loan.cane.io/", "pool.cane.io/prod",
+		"validatingadmissionpolicy.admissionregistration.k8s.io/cane-node-identity", "validatingadmissionpolicybinding.admissionregistration.k8s.io/cane-node-identity"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run did not cover %s:\n%s", want, out)
 		}

@@ -25,8 +25,9 @@ import (
 var chained = []string{"loopback", "tuning", "portmap", "bandwidth"}
 
 // kubeletPods: production pods chosen by their namespace's label, a test
-// pod by its annotation; shop/web publishes hostPort 30080 and has its
-// egress limited to 10 Mbit/s.
+// pod by its annotation (of its namespace's domain: the runtime passes it
+// to cane, which reads no pod); shop/web publishes hostPort 30080 and has
+// its egress limited to 10 Mbit/s.
 const kubeletPods = `
 apiVersion: v1
 kind: Namespace
@@ -34,7 +35,7 @@ metadata: {name: shop, labels: {cane.io/domain: production}}
 ---
 apiVersion: v1
 kind: Namespace
-metadata: {name: qa}
+metadata: {name: qa, labels: {cane.io/domain: test}}
 ---
 apiVersion: v1
 kind: ServiceAccount

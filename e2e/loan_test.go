@@ -153,7 +153,7 @@ func TestSaleNight(t *testing.T) {
 	var borrowers []*testbed.Pod
 	t.Run("during: production runs on lent nodes, isolated", func(t *testing.T) {
 		start := time.Now()
-		out, code := canectl(t, prodNode, "borrow", "sale", "--to", "production", "--from", "test,preview",
+		out, code := canectlAdmin(t, cp, "borrow", "sale", "--to", "production", "--from", "test,preview",
 			"--nodes", testNode.Name+","+previewNode.Name, "--percent", "35", "--for", "1h")
 		if code != 0 {
 			t.Fatalf("borrow: %s", out)
@@ -196,7 +196,7 @@ func TestSaleNight(t *testing.T) {
 			t.Errorf("canectl loans on node2: %+v", ls)
 		}
 		end := ls[0].End
-		if out, code := canectl(t, prodNode, "return", "sale", "--extend", "2h"); code != 0 {
+		if out, code := canectlAdmin(t, cp, "return", "sale", "--extend", "2h"); code != 0 {
 			t.Fatalf("extend: %s", out)
 		}
 		waitUntil(t, 10*time.Second, "the extension reaches node2", func() bool {
@@ -206,7 +206,7 @@ func TestSaleNight(t *testing.T) {
 	})
 
 	t.Run("after: refused by name, running pods drain, blocks return", func(t *testing.T) {
-		if out, code := canectl(t, prodNode, "return", "sale"); code != 0 {
+		if out, code := canectlAdmin(t, cp, "return", "sale"); code != 0 {
 			t.Fatalf("return: %s", out)
 		}
 		waitUntil(t, 10*time.Second, "node2 refuses new production pods, naming the loan", func() bool {
@@ -306,7 +306,7 @@ func TestLoanLendsBlocks(t *testing.T) {
 	testA := mustAddPod(t, tb, c, testNode, "qa/runner", "test")
 	blocksBefore := blockSet(t, cp)
 
-	if out, code := canectl(t, prodNode, "borrow", "flash", "--to", "production", "--from", "test", "--nodes", testNode.Name,
+	if out, code := canectlAdmin(t, cp, "borrow", "flash", "--to", "production", "--from", "test", "--nodes", testNode.Name,
 		"--pods-per-node", "3", "--lend-blocks", "--for", "1h"); code != 0 {
 		t.Fatalf("borrow: %s", out)
 	}
@@ -337,7 +337,7 @@ func TestLoanLendsBlocks(t *testing.T) {
 		t.Errorf("trace test pod -> borrower: %q", tr.Verdict)
 	}
 
-	if out, code := canectl(t, prodNode, "return", "flash"); code != 0 {
+	if out, code := canectlAdmin(t, cp, "return", "flash"); code != 0 {
 		t.Fatalf("return: %s", out)
 	}
 	if err := tb.Del(c, borrower); err != nil {

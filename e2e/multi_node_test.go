@@ -125,14 +125,6 @@ func TestMultiNode(t *testing.T) {
 	t.Run("forged tunnel packets are dropped", func(t *testing.T) {
 		// The fabric plays an underlay host that sends VXLAN straight to
 		// node2's VTEP, aimed at prod2.
-		f, err := tb.Fabric()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dstMAC, err := nodes[1].UnderlayMAC()
-		if err != nil {
-			t.Fatal(err)
-		}
 		rogue := netip.MustParseAddr("198.18.0.200")
 		cases := []struct {
 			name    string
@@ -150,18 +142,8 @@ func TestMultiNode(t *testing.T) {
 		}
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				token := []byte("vxlan-" + tc.name)
-				port := uint16(7400 + i)
-				inner := testbed.Frame{SrcMAC: prod1.MAC, DstMAC: prod2.MAC}.UDP(prod1.IP, prod2.IP, 40000, port, token)
-				outer := testbed.Frame{SrcMAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 0xc8}, DstMAC: dstMAC}.
-					UDP(tc.src, nodes[1].VTEP, 50000, 4789, testbed.VXLAN(tc.vni, inner))
 				before, _ := nodes[1].Drops(c, tc.reason)
-				got, err := testbed.Received(prod2.NS, prod2.IP, int(port), token, func() error {
-					return testbed.SendFrame(f.NS, "fabric", outer)
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				got := forgeVXLAN(t, tb, tc.src, tc.vni, prod1, prod2, uint16(7400+i), "vxlan-"+tc.name)
 				if got != tc.deliver {
 					t.Fatalf("delivered = %v, want %v", got, tc.deliver)
 				}
@@ -208,8 +190,37 @@ func TestMultiNode(t *testing.T) {
 	})
 }
 
+// forgeVXLAN plays an underlay host: from the fabric it sends VXLAN with
+// outer source src and vni to the VTEP of to's node, carrying a UDP
+// datagram from `from`'s addresses (MAC and IP) to `to` on port. It
+// reports whether the datagram reached `to`.
+func forgeVXLAN(t *testing.T, tb *testbed.Testbed, src netip.Addr, vni uint32, from, to *testbed.Pod, port uint16, token string) bool {
+	t.Helper()
+	f, err := tb.Fabric()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dstMAC, err := to.Node.UnderlayMAC()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := testbed.Frame{SrcMAC: from.MAC, DstMAC: to.MAC}.UDP(from.IP, to.IP, 40000, port, []byte(token))
+	outer := testbed.Frame{SrcMAC: net.HardwareAddr{0x02, 0, 0, 0, 0, 0xc8}, DstMAC: dstMAC}.
+		UDP(src, to.Node.VTEP, 50000, flows.VXLANPort, testbed.VXLAN(vni, inner))
+	got, err := testbed.Received(to.NS, to.IP, int(port), []byte(token), func() error {
+		return testbed.SendFrame(f.NS, "fabric", outer)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // TestPoolFromCluster: with no pool named by the runtime, the pod's
 // cane.io/pool annotation chooses it, else its namespace's cane.io/domain.
+// The namespace decides the domain: the annotation may name a pool of
+// the namespace's domain, or of a domain whose Domain object lists the
+// namespace (legacy lists shop), nothing else.
 func TestPoolFromCluster(t *testing.T) {
 	tb, c, cp, nodes := startCluster(t, 1)
 	if err := cp.Apply(c, `
@@ -225,6 +236,11 @@ apiVersion: v1
 kind: ServiceAccount
 metadata: {name: default, namespace: shop}
 ---
+apiVersion: cane.io/v1alpha1
+kind: Domain
+metadata: {name: legacy}
+spec: {vni: 300, vlan: 30, namespaces: [shop]}
+---
 apiVersion: v1
 kind: Pod
 metadata: {name: old-app, namespace: shop, annotations: {cane.io/pool: legacy}}
@@ -234,16 +250,27 @@ spec: {nodeName: node1, containers: [{name: app, image: pause}]}
 	}
 	tests := []struct{ pod, pool string }{
 		{"qa/runner", "198.19.1.0/24"},    // namespace label: domain test
-		{"shop/old-app", "198.19.2.0/24"}, // pod annotation: pool legacy
+		{"shop/old-app", "198.19.2.0/24"}, // pod annotation (read from the pod): pool legacy, whose domain lists shop
 	}
 	for _, tc := range tests {
-		p, err := tb.AddPod(c, nodes[0], tc.pod, "")
-		if err != nil {
-			t.Fatalf("%s: %v", tc.pod, err)
-		}
+		var p *testbed.Pod
+		waitUntil(t, 10*time.Second, tc.pod+" gets an address (the Domain's edit reaches node1)", func() bool {
+			var err error
+			p, err = tb.AddPod(c, nodes[0], tc.pod, "")
+			return err == nil
+		})
 		if !netip.MustParsePrefix(tc.pool).Contains(p.IP) {
 			t.Errorf("%s got %s, want an address of %s", tc.pod, p.IP, tc.pool)
 		}
+	}
+	// An annotation the runtime passes (as containerd does) is held to the same rule.
+	p, err := tb.NewPod(nodes[0], "qa/sneaky", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Annotations = map[string]string{"cane.io/pool": "prod"}
+	if err := tb.Add(c, p); cniCode(err) != api.CodePoolForbidden || !strings.Contains(err.Error(), `namespace qa is in domain "test"`) {
+		t.Errorf("a qa pod naming the production pool: %v, want code %d naming the namespace and its domain", err, api.CodePoolForbidden)
 	}
 	// Nothing says: the netconf has no default pool either, so ADD fails clearly.
 	if _, err := tb.AddPod(c, nodes[0], "shop/nobody", ""); err == nil || !strings.Contains(err.Error(), "no pool chosen") {

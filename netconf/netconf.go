@@ -27,6 +27,11 @@ type NetConf struct {
 		// containerd fills it from the pod's kubernetes.io/*-bandwidth
 		// annotations.
 		Bandwidth *Bandwidth `json:"bandwidth,omitempty"`
+		// PodAnnotations are the pod's annotations, as containerd and
+		// CRI-O pass them to a plugin that declares the
+		// io.kubernetes.cri.pod-annotations capability: nil if the
+		// runtime passed none (then caned reads the pod from the API).
+		PodAnnotations map[string]string `json:"io.kubernetes.cri.pod-annotations,omitempty"`
 	} `json:"runtimeConfig,omitempty"`
 }
 

@@ -107,7 +107,7 @@ func checkTable(hostNS ns.NetNS) []string {
 		}
 	}
 	var p []string
-	for _, want := range []string{"prerouting", "forward", "postrouting"} {
+	for _, want := range []string{"prerouting", "input", "forward", "postrouting"} {
 		if !have[want] {
 			p = append(p, fmt.Sprintf("nftables chain %s %s missing", tableName, want))
 		}

@@ -34,6 +34,7 @@ func applyTable(hostNS ns.NetNS, s State) error {
 	}
 	pools := s.allPrefixes()
 	prerouting(c, t, s, pools)
+	input(c, t, s.Guarded)
 	forward(c, t)
 	postrouting(c, t, nodes, pools)
 	return c.Flush()
@@ -72,6 +73,33 @@ func prerouting(c *nftables.Conn, t *nftables.Table, s State, pools []netip.Pref
 		if d.EgressSNAT {
 			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: join(ifname(expr.MetaKeyIIFNAME, d.Port), setMark(EgressMark))})
 		}
+	}
+}
+
+// input: what arrives on a host port for a guarded port of the node (a
+// pod scraping caned's metrics, which name every domain's pods) drops and
+// is counted, unless its host port is one the port allows.
+func input(c *nftables.Conn, t *nftables.Table, guarded []GuardedPort) {
+	ch := c.AddChain(&nftables.Chain{Table: t, Name: "input", Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter})
+	for _, g := range guarded {
+		for _, port := range g.Allow {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: join(ifname(expr.MetaKeyIIFNAME, port), tcpDport(g.Port), verdict(expr.VerdictAccept))})
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: join(
+			ifnamePrefix(expr.MetaKeyIIFNAME, HostPortPrefix, expr.CmpOpEq), tcpDport(g.Port), counted(expr.VerdictDrop))})
+	}
+}
+
+// tcpDport matches TCP to port.
+func tcpDport(port uint16) []expr.Any {
+	p := make([]byte, 2)
+	binary.BigEndian.PutUint16(p, port)
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: p},
 	}
 }
 

@@ -19,6 +19,9 @@
 //     pod, the kernel refuses it, and the pipeline would drop it anyway
 //     since it arrives as the test domain; the domain is never inferred
 //     from an address NAT may have rewritten;
+//   - pods meet the node only through their domain's host port, so Cane's
+//     table drops there what is addressed to the node's guarded ports
+//     (caned's metrics), but from the domains allowed to scrape;
 //   - Cane's nftables table drops what the node would otherwise route into
 //     the pools from elsewhere (the underlay), unless the node translated
 //     it (DNAT: Services, hostPorts) or it is the reply of a connection a
@@ -68,6 +71,17 @@ type State struct {
 	// Sealed are blocks no one may reach (a lent block whose loan is not
 	// valid): prohibited in main and in every domain's table.
 	Sealed []netip.Prefix
+	// Guarded are the node's own TCP ports pods may not reach (caned's
+	// metrics): what arrives for them on a host port drops, but on the
+	// host ports of Allow.
+	Guarded []GuardedPort
+}
+
+// GuardedPort is a TCP port of the node's that pods may not reach, but
+// those of the domains whose host ports are in Allow.
+type GuardedPort struct {
+	Port  uint16
+	Allow []string // host ports (HostPortName) let through
 }
 
 // Table is the routing table of a domain's host port.

@@ -350,3 +350,41 @@ func (l *lab) counter(t *testing.T, chain string) uint64 {
 	}
 	return sum
 }
+
+// TestMetricsGuard: pods meet the node through their domain's host port;
+// a pod that dials caned's metrics port gets in before Cane's table, and
+// is dropped (and counted) once it is in, but the domain allowed to
+// scrape; the underlay (Prometheus) still reaches it, and other node
+// ports stay open to pods (kubelet, NodePorts).
+func TestMetricsGuard(t *testing.T) {
+	l := newLab(t)
+	metrics := l.serve(l.node, "0.0.0.0:9410")
+	other := l.serve(l.node, "0.0.0.0:9411")
+	l.naive()
+	if _, err := l.reached(l.test, "198.18.0.1:9410", metrics); err != nil {
+		t.Fatalf("before the guard a pod should reach the metrics port (the attack): %v", err)
+	}
+	s := l.state(false)
+	s.Guarded = []GuardedPort{{Port: 9410, Allow: []string{HostPortName(100)}}}
+	if err := Apply(l.node, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.dial(l.test, "198.18.0.1:9410"); err == nil {
+		t.Fatal("a test pod still reaches the metrics port")
+	}
+	if n := l.counter(t, "input"); n == 0 {
+		t.Error("the input chain's drop counted nothing")
+	}
+	if _, err := l.reached(l.prod, "198.18.0.1:9410", metrics); err != nil {
+		t.Errorf("production, allowed to scrape: %v", err)
+	}
+	if _, err := l.reached(l.under, "198.18.0.1:9410", metrics); err != nil {
+		t.Errorf("the underlay's scrape: %v", err)
+	}
+	if _, err := l.reached(l.test, "198.18.0.1:9411", other); err != nil {
+		t.Errorf("another node port from a pod: %v", err)
+	}
+	if p := Check(l.node, s); len(p) != 0 {
+		t.Errorf("check after apply: %v", p)
+	}
+}

@@ -4,36 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 )
-
-// CreateLoan creates a Loan object.
-func (w *Watcher) CreateLoan(ctx context.Context, l Loan) error {
-	spec, err := toMap(l)
-	if err != nil {
-		return err
-	}
-	delete(spec, "Name")
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": Group + "/" + Version, "kind": "Loan",
-		"metadata": map[string]any{"name": l.Name}, "spec": spec,
-	}}
-	_, err = w.Dynamic.Resource(LoansResource).Create(ctx, u, metav1.CreateOptions{})
-	return err
-}
-
-// EndLoan moves a loan's end to at (now, to return early; later, to
-// extend it).
-func (w *Watcher) EndLoan(ctx context.Context, name string, at time.Time) error {
-	patch := fmt.Sprintf(`{"spec":{"end":%q}}`, at.UTC().Format(time.RFC3339))
-	_, err := w.Dynamic.Resource(LoansResource).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
-	return err
-}
 
 // ReportLoan writes this node's line of the loan's status. A merge patch
 // of status.nodes.<node> touches no other node's line, so lent nodes never
@@ -50,23 +27,36 @@ func (w *Watcher) ReportLoan(ctx context.Context, loan, node string, r LoanRepor
 // LoanEvent records a Kubernetes Event about a loan (kubectl describe
 // loan, kubectl get events).
 func (w *Watcher) LoanEvent(ctx context.Context, loan, node, reason, message string) error {
-	now := metav1.NewTime(time.Now())
-	ev := &corev1.Event{
-		ObjectMeta:     metav1.ObjectMeta{GenerateName: loan + ".", Namespace: metav1.NamespaceDefault},
-		InvolvedObject: corev1.ObjectReference{APIVersion: Group + "/" + Version, Kind: "Loan", Name: loan},
-		Reason:         reason, Message: message, Type: corev1.EventTypeNormal,
-		Source:         corev1.EventSource{Component: "caned", Host: node},
-		FirstTimestamp: now, LastTimestamp: now, Count: 1,
-	}
-	_, err := w.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{})
-	return err
+	return w.event(ctx, corev1.ObjectReference{APIVersion: Group + "/" + Version, Kind: "Loan", Name: loan}, node, corev1.EventTypeNormal, reason, message)
 }
 
-func toMap(v any) (map[string]any, error) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
+// IgnoredEvent records a Warning Event about an object caned left out of
+// its view (kind is Cane's kind, or Node), with why in the message.
+func (w *Watcher) IgnoredEvent(ctx context.Context, kind, name, node, message string) error {
+	ref := corev1.ObjectReference{APIVersion: Group + "/" + Version, Kind: kind, Name: name}
+	if kind == "Node" || kind == "Namespace" {
+		ref.APIVersion = "v1"
 	}
-	var m map[string]any
-	return m, json.Unmarshal(data, &m)
+	return w.event(ctx, ref, node, corev1.EventTypeWarning, ReasonIgnored, message)
+}
+
+// ReasonIgnored is the reason of the Warning Event about an object a node
+// ignores (kubectl get events --field-selector reason=CaneIgnored).
+const ReasonIgnored = "CaneIgnored"
+
+// event creates one Event in the default namespace (Cane's objects are
+// cluster-scoped) about ref, from caned on node.
+func (w *Watcher) event(ctx context.Context, ref corev1.ObjectReference, node, kind, reason, message string) error {
+	now := metav1.NewTime(time.Now())
+	ev := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: strings.ToLower(ref.Kind) + "." + ref.Name + ".", Namespace: metav1.NamespaceDefault},
+		InvolvedObject: ref, Reason: reason, Message: message, Type: kind,
+		Source:         corev1.EventSource{Component: "caned", Host: node},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		ReportingController: "cane.io/caned", ReportingInstance: node,
+	}
+	if _, err := w.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("event %s about %s %s: %w", reason, ref.Kind, ref.Name, err)
+	}
+	return nil
 }

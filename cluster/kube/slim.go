@@ -10,12 +10,12 @@ import (
 )
 
 // What the caches keep. On a 10,000-node cluster every node's caned holds
-// every Node and Block, so the informers keep only what Cane reads: a
-// Node becomes its Node (name, labels, VTEP, pod capacity) and a Block
-// its Block, each a few hundred bytes instead of a full object (a Node
-// object with its status is kilobytes; an unstructured Block ≈ 1.2 KB).
-// Domains, Pools and Loans are few: they stay objects, without managed
-// fields and kubectl's last-applied copy.
+// every CaneNode and Block, so the informers keep only what Cane reads: a
+// CaneNode becomes its Node (name, VTEP, addresses, labels) and a Block
+// its Block, each a few hundred bytes instead of an unstructured object
+// (≈ 1.2 KB). This node's own Node object becomes what it publishes and
+// its pod capacity. Domains, Pools and Loans are few: they stay objects,
+// without managed fields and kubectl's last-applied copy.
 
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -31,13 +31,47 @@ func slimObject(obj any) (any, error) {
 	return obj, nil
 }
 
-// cachedNode is a Node as the cache keeps it. The cache keys it by name
-// through GetObjectMeta.
-type cachedNode struct{ Node }
+// cachedNode is a CaneNode as the cache keeps it: its Node (or why it
+// could not be read) and the object's UID (a VTEP change deletes it with
+// that precondition). The cache keys it by name through GetObjectMeta.
+type cachedNode struct {
+	Node
+	objectUID string
+	err       error
+}
 
 func (c *cachedNode) GetObjectMeta() metav1.Object { return &metav1.ObjectMeta{Name: c.Name} }
 
-// slimNode turns a Node object into a cachedNode.
+// slimCaneNode turns a CaneNode object into a cachedNode.
+func slimCaneNode(obj any) (any, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return obj, nil
+	}
+	n, err := nodeOf(u)
+	n.Name = u.GetName()
+	return &cachedNode{Node: n, objectUID: string(u.GetUID()), err: err}, nil
+}
+
+// caneNodeChanged: a CaneNode update matters only if what the cache keeps
+// changed; its status (the node's daily check) wakes nobody.
+func caneNodeChanged(old, cur any) bool {
+	a, ok1 := old.(*cachedNode)
+	b, ok2 := cur.(*cachedNode)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !samePublished(a.Node, b.Node) || a.objectUID != b.objectUID || (a.err == nil) != (b.err == nil) || !a.Created.Equal(b.Created)
+}
+
+// selfNode is this node's Node object as the cache keeps it.
+type selfNode struct{ Node }
+
+func (c *selfNode) GetObjectMeta() metav1.Object { return &metav1.ObjectMeta{Name: c.Name} }
+
+// slimNode turns this node's Node object into a selfNode: what it
+// publishes in its CaneNode, its UID (the CaneNode's owner) and its pod
+// capacity.
 func slimNode(obj any) (any, error) {
 	n, ok := obj.(*corev1.Node)
 	if !ok {
@@ -48,18 +82,19 @@ func slimNode(obj any) (any, error) {
 		maxPods = int(q.Value())
 	}
 	vtep := vtepOf(n)
-	return &cachedNode{Node{Name: n.Name, Created: n.CreationTimestamp.Time, VTEP: vtep, Addrs: addrsOf(n, vtep), Labels: maps.Clone(n.Labels), MaxPods: maxPods}}, nil
+	return &selfNode{Node{Name: n.Name, UID: string(n.UID), Created: n.CreationTimestamp.Time, VTEP: vtep, Addrs: addrsOf(n, vtep),
+		Labels: maps.Clone(n.Labels), MaxPods: maxPods}}, nil
 }
 
-// nodeChanged: a Node update matters to Cane only if what the cache keeps
-// changed. Status heartbeats of thousands of nodes then wake nobody.
+// nodeChanged: an update of this node's Node matters to Cane only if what
+// the cache keeps changed. Its status heartbeats then wake nobody.
 func nodeChanged(old, cur any) bool {
-	a, ok1 := old.(*cachedNode)
-	b, ok2 := cur.(*cachedNode)
+	a, ok1 := old.(*selfNode)
+	b, ok2 := cur.(*selfNode)
 	if !ok1 || !ok2 {
 		return true
 	}
-	return a.VTEP != b.VTEP || a.MaxPods != b.MaxPods || !maps.Equal(a.Labels, b.Labels) || !slices.Equal(a.Addrs, b.Addrs)
+	return a.VTEP != b.VTEP || a.MaxPods != b.MaxPods || a.UID != b.UID || !maps.Equal(a.Labels, b.Labels) || !slices.Equal(a.Addrs, b.Addrs)
 }
 
 // cachedBlock is a Block object as the cache keeps it: its Block, or why

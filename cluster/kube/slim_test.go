@@ -13,7 +13,7 @@ import (
 
 func node(mutate func(*corev1.Node)) *corev1.Node {
 	n := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: "n1", ResourceVersion: "1", Labels: map[string]string{"role": "test"},
+		ObjectMeta: metav1.ObjectMeta{Name: "n1", UID: "uid-n1", ResourceVersion: "1", Labels: map[string]string{"role": "test"},
 			Annotations:   map[string]string{AnnotationVTEP: "198.18.0.7", lastApplied: "{...}", "other": "x"},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}},
 		Status: corev1.NodeStatus{
@@ -31,11 +31,11 @@ func node(mutate func(*corev1.Node)) *corev1.Node {
 
 func TestSlimNode(t *testing.T) {
 	obj, _ := slimNode(node(nil))
-	c, ok := obj.(*cachedNode)
+	c, ok := obj.(*selfNode)
 	if !ok {
 		t.Fatalf("slimNode made a %T", obj)
 	}
-	want := Node{Name: "n1", VTEP: netip.MustParseAddr("198.18.0.7"), Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.7")}, Labels: map[string]string{"role": "test"}, MaxPods: 110}
+	want := Node{Name: "n1", UID: "uid-n1", VTEP: netip.MustParseAddr("198.18.0.7"), Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.7")}, Labels: map[string]string{"role": "test"}, MaxPods: 110}
 	if !reflect.DeepEqual(c.Node, want) {
 		t.Errorf("cached node %+v, want %+v", c.Node, want)
 	}
@@ -46,7 +46,7 @@ func TestSlimNode(t *testing.T) {
 		n.Annotations = nil
 		delete(n.Status.Allocatable, corev1.ResourcePods)
 	}))
-	if c := noPods.(*cachedNode); c.MaxPods != 110 || c.VTEP.String() != "198.18.0.7" {
+	if c := noPods.(*selfNode); c.MaxPods != 110 || c.VTEP.String() != "198.18.0.7" {
 		t.Errorf("no capacity, no annotation: %+v (want the kubelet's 110 and the InternalIP)", c.Node)
 	}
 	if tomb, _ := slimNode("tombstone"); tomb != "tombstone" {
@@ -119,5 +119,71 @@ func TestSlimObject(t *testing.T) {
 	}
 	if cidr, _, _ := unstructured.NestedString(got.Object, "spec", "cidr"); cidr != "198.19.0.0/28" {
 		t.Errorf("slim object lost its spec: %v", got.Object)
+	}
+}
+
+// caneNode is a CaneNode object of n1 with spec (a map as the API has it).
+func caneNode(spec map[string]any, mutate func(*unstructured.Unstructured)) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "cane.io/v1alpha1", "kind": "CaneNode", "spec": spec}}
+	u.SetName("n1")
+	u.SetUID("obj-1")
+	u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: "n1", UID: "uid-n1"}})
+	u.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "caned"}})
+	_ = unstructured.SetNestedField(u.Object, map[string]any{"ok": true, "lastRun": "2026-12-01T00:00:00Z"}, "status")
+	if mutate != nil {
+		mutate(u)
+	}
+	return u
+}
+
+func TestSlimCaneNode(t *testing.T) {
+	spec := map[string]any{"vtep": "198.18.0.7", "addresses": []any{"198.18.0.7", "198.18.1.7"}, "labels": map[string]any{"role": "test"}}
+	obj, _ := slimCaneNode(caneNode(spec, nil))
+	c := obj.(*cachedNode)
+	want := Node{Name: "n1", UID: "uid-n1", VTEP: netip.MustParseAddr("198.18.0.7"),
+		Addrs: []netip.Addr{netip.MustParseAddr("198.18.0.7"), netip.MustParseAddr("198.18.1.7")}, Labels: map[string]string{"role": "test"}}
+	if c.err != nil || !reflect.DeepEqual(c.Node, want) || c.objectUID != "obj-1" || c.GetObjectMeta().GetName() != "n1" {
+		t.Errorf("cached %+v, err %v; want %+v", c.Node, c.err, want)
+	}
+	// What n1's own Node says is what its CaneNode says: nothing to write.
+	self, _ := slimNode(node(func(n *corev1.Node) {
+		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "198.18.1.7"})
+	}))
+	if !samePublished(c.Node, self.(*selfNode).Node) {
+		t.Errorf("published %+v and the Node's %+v differ", c.Node, self.(*selfNode).Node)
+	}
+	bad, _ := slimCaneNode(caneNode(map[string]any{"vtep": "no"}, nil))
+	if bad.(*cachedNode).err == nil {
+		t.Error("a CaneNode with a bad VTEP was cached without its error")
+	}
+}
+
+func TestCaneNodeChanged(t *testing.T) {
+	spec := func() map[string]any {
+		return map[string]any{"vtep": "198.18.0.7", "addresses": []any{"198.18.0.7"}, "labels": map[string]any{"role": "test"}}
+	}
+	slim := func(u *unstructured.Unstructured) any { o, _ := slimCaneNode(u); return o }
+	base := slim(caneNode(spec(), nil))
+	tests := []struct {
+		name string
+		cur  *unstructured.Unstructured
+		want bool
+	}{
+		{"status only (the daily check)", caneNode(spec(), func(u *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(u.Object, false, "status", "ok")
+			u.SetResourceVersion("9")
+		}), false},
+		{"a label", caneNode(spec(), func(u *unstructured.Unstructured) {
+			_ = unstructured.SetNestedField(u.Object, "production", "spec", "labels", "role")
+		}), true},
+		{"an address", caneNode(spec(), func(u *unstructured.Unstructured) {
+			_ = unstructured.SetNestedStringSlice(u.Object, []string{"198.18.0.7", "198.18.9.9"}, "spec", "addresses")
+		}), true},
+		{"deleted and made again (another object)", caneNode(spec(), func(u *unstructured.Unstructured) { u.SetUID("obj-2") }), true},
+	}
+	for _, tc := range tests {
+		if got := caneNodeChanged(base, slim(tc.cur)); got != tc.want {
+			t.Errorf("%s: changed = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

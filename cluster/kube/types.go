@@ -1,9 +1,12 @@
 // Package kube is the multi-node cluster store: Cane's CRDs (Domain, Pool,
-// Block) in the Kubernetes API, and Node objects for underlay addresses.
-// Blocks are claimed by creating a Block object whose name is derived from
-// its CIDR, so the API server's name uniqueness makes two nodes holding one
-// block impossible. Allocations stay in the node-local bbolt file: the ADD
-// fast path never waits on the API.
+// Block, Loan, CaneNode) in the Kubernetes API. Blocks are claimed by
+// creating a Block object whose name is derived from its CIDR, so the API
+// server's name uniqueness makes two nodes holding one block impossible.
+// Every node publishes what the others need of it (VTEP, addresses,
+// labels) in its own small CaneNode, and watches those instead of the
+// cluster's Node objects; of the Nodes it watches only its own, by name.
+// Allocations stay in the node-local bbolt file: the ADD fast path never
+// waits on the API.
 package kube
 
 import (
@@ -13,6 +16,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/cane-cni/cane/cluster/loanapi"
 )
 
 // API group and resources of Cane's CRDs (deploy/crds).
@@ -31,7 +36,10 @@ var (
 	DomainsResource = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "domains"}
 	PoolsResource   = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "pools"}
 	BlocksResource  = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "blocks"}
-	LoansResource   = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "loans"}
+	LoansResource   = loanapi.Resource
+	// CaneNodesResource: one per node, named after it, written by its
+	// own caned (deploy/crds/canenodes.yaml).
+	CaneNodesResource = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "canenodes"}
 )
 
 // Domain is a Domain object's content.
@@ -42,6 +50,9 @@ type Domain struct {
 	VLAN    uint16
 	Peers   []string
 	Egress  string // SNAT, None, or "" for the default (SNAT for overlay domains, None for VLAN ones)
+	// Namespaces may choose the domain's pools by pod annotation, besides
+	// those labelled cane.io/domain with its name.
+	Namespaces []string
 }
 
 // Pool is a Pool object's content.
@@ -66,29 +77,21 @@ type Block struct {
 	Loan    string
 }
 
-// Node is a cluster node as Cane needs it.
+// Node is a cluster node as Cane needs it: another node as its CaneNode
+// says (View.Nodes), or this node as its own Node object says (View.Self).
 type Node struct {
 	Name    string
-	Created time.Time // of the object: the older of two nodes claiming one VTEP wins
+	UID     string    // of the Node object (View.Self only): its CaneNode's owner
+	Created time.Time // of the CaneNode: the older of two nodes claiming one VTEP wins
 	VTEP    netip.Addr
 	Addrs   []netip.Addr // its IPv4 InternalIPs and ExternalIPs, and the VTEP
 	Labels  map[string]string
-	MaxPods int // status.allocatable.pods (kubelet default 110)
+	MaxPods int // status.allocatable.pods, kubelet default 110 (View.Self only)
 }
 
-// Loan is a Loan object's spec.
-type Loan struct {
-	Name         string
-	Borrower     string            `json:"borrower"`
-	Lenders      []string          `json:"lenders,omitempty"`
-	Nodes        []string          `json:"nodes,omitempty"`
-	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
-	PodsPerNode  int               `json:"podsPerNode,omitempty"`
-	Percent      int               `json:"percent,omitempty"`
-	LendBlocks   bool              `json:"lendBlocks,omitempty"`
-	Start        time.Time         `json:"start"`
-	End          time.Time         `json:"end"`
-}
+// Loan is a Loan object's name and spec (cluster/loanapi, which
+// operators' tools use without the rest of this package).
+type Loan = loanapi.Loan
 
 // LoanReport is one lent node's line in a Loan's status.
 type LoanReport struct {
@@ -105,10 +108,14 @@ type View struct {
 	Domains []Domain
 	Pools   []Pool
 	Blocks  []Block
-	Nodes   []Node
+	Nodes   []Node // every node's CaneNode (this node's too, once published)
+	Self    *Node  // this node's own Node object; nil until the watch has it
 	Loans   []Loan
-	Errors  []string // objects that could not be read, by name
+	Errors  []ObjectError // objects that could not be read
 }
+
+// ObjectError names an object that could not be read, and why.
+type ObjectError struct{ Kind, Name, Err string }
 
 // BlockName is the object name of a pool's block: the pool, a dot, and the
 // CIDR with dots and the slash as dashes ("prod.198-19-0-0-26").
@@ -117,10 +124,11 @@ func BlockName(pool string, cidr netip.Prefix) string {
 }
 
 type domainSpec struct {
-	VNI    uint32   `json:"vni"`
-	VLAN   uint16   `json:"vlan,omitempty"`
-	Peers  []string `json:"peers,omitempty"`
-	Egress string   `json:"egress,omitempty"`
+	VNI        uint32   `json:"vni"`
+	VLAN       uint16   `json:"vlan,omitempty"`
+	Peers      []string `json:"peers,omitempty"`
+	Egress     string   `json:"egress,omitempty"`
+	Namespaces []string `json:"namespaces,omitempty"`
 }
 
 type poolSpec struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
@@ -16,10 +17,23 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/cane-cni/cane/cluster/loanapi"
 )
 
-// Watcher keeps informer caches of Domains, Pools, Blocks and Nodes and
-// signals every change. No polling: list once, then watch.
+// Watcher keeps informer caches of Domains, Pools, Blocks, Loans,
+// CaneNodes and this node's own Node, and signals every change. No
+// polling: list once, then watch.
+//
+// What each watch costs on a steady cluster: CaneNodes, Domains, Pools
+// and Loans change only when someone changes them (a CaneNode's spec when
+// its node's VTEP, addresses or labels change; its status once a check
+// period, which the cache drops); Blocks when pods need addresses; the
+// one Node (a field selector on its name, served from the apiserver's
+// watch cache) when its kubelet reports status. The informers list with
+// client-go's reflector (resourceVersion "0", so the watch cache serves
+// the first list; paged, 500 a page, if it falls back to etcd) and then
+// watch from that version; no resync period.
 type Watcher struct {
 	Dynamic dynamic.Interface
 	Client  kubernetes.Interface
@@ -30,12 +44,15 @@ type Watcher struct {
 	pools   cache.Store
 	blocks  cache.Store
 	loans   cache.Store
-	nodes   cache.Store
+	nodes   cache.Store // CaneNodes
+	self    cache.Store // this node's Node object, alone
+	node    string
 	changed chan struct{}
 }
 
-// NewWatcher builds the clients and informers for cfg.
-func NewWatcher(cfg *rest.Config) (*Watcher, error) {
+// NewWatcher builds the clients and informers for cfg, for node (its own
+// Node object is the only one it watches).
+func NewWatcher(cfg *rest.Config, node string) (*Watcher, error) {
 	dc, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -44,17 +61,19 @@ func NewWatcher(cfg *rest.Config) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	byName := informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + node })
 	w := &Watcher{
-		Dynamic: dc, Client: cs,
+		Dynamic: dc, Client: cs, node: node,
 		dyn:     dynamicinformer.NewDynamicSharedInformerFactory(dc, 0),
-		core:    informers.NewSharedInformerFactory(cs, 0),
+		core:    informers.NewSharedInformerFactoryWithOptions(cs, 0, byName),
 		changed: make(chan struct{}, 1),
 	}
 	w.domains = w.watch(w.dyn.ForResource(DomainsResource).Informer(), slimObject, nil)
 	w.pools = w.watch(w.dyn.ForResource(PoolsResource).Informer(), slimObject, nil)
 	w.blocks = w.watch(w.dyn.ForResource(BlocksResource).Informer(), slimBlock, nil)
 	w.loans = w.watch(w.dyn.ForResource(LoansResource).Informer(), slimObject, nil)
-	w.nodes = w.watch(w.core.Core().V1().Nodes().Informer(), slimNode, nodeChanged)
+	w.nodes = w.watch(w.dyn.ForResource(CaneNodesResource).Informer(), slimCaneNode, caneNodeChanged)
+	w.self = w.watch(w.core.Core().V1().Nodes().Informer(), slimNode, nodeChanged)
 	return w, nil
 }
 
@@ -112,7 +131,8 @@ func (w *Watcher) View() View {
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
 			return err
 		}
-		v.Domains = append(v.Domains, Domain{Name: name, Created: u.GetCreationTimestamp().Time, VNI: o.Spec.VNI, VLAN: o.Spec.VLAN, Peers: o.Spec.Peers, Egress: o.Spec.Egress})
+		v.Domains = append(v.Domains, Domain{Name: name, Created: u.GetCreationTimestamp().Time, VNI: o.Spec.VNI, VLAN: o.Spec.VLAN,
+			Peers: o.Spec.Peers, Egress: o.Spec.Egress, Namespaces: o.Spec.Namespaces})
 		return nil
 	})
 	each(w.pools, &v, func(name string, u *unstructured.Unstructured) error {
@@ -131,29 +151,45 @@ func (w *Watcher) View() View {
 	})
 	for _, obj := range w.blocks.List() {
 		if c, ok := obj.(*cachedBlock); ok && c.err != nil {
-			v.Errors = append(v.Errors, fmt.Sprintf("Block %s: %v", c.name, c.err))
+			v.Errors = append(v.Errors, ObjectError{Kind: "Block", Name: c.name, Err: c.err.Error()})
 		} else if ok {
 			v.Blocks = append(v.Blocks, c.block)
 		}
 	}
 	each(w.loans, &v, func(name string, u *unstructured.Unstructured) error {
-		var o struct {
-			Spec Loan `json:"spec"`
+		l, err := loanapi.Of(u)
+		if err == nil {
+			v.Loans = append(v.Loans, l)
 		}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &o); err != nil {
-			return err
-		}
-		o.Spec.Name = name
-		v.Loans = append(v.Loans, o.Spec)
-		return nil
+		return err
 	})
 	for _, obj := range w.nodes.List() {
-		if c, ok := obj.(*cachedNode); ok {
+		if c, ok := obj.(*cachedNode); ok && c.err != nil {
+			v.Errors = append(v.Errors, ObjectError{Kind: "CaneNode", Name: c.Name, Err: c.err.Error()})
+		} else if ok {
 			v.Nodes = append(v.Nodes, c.Node)
 		}
 	}
+	v.Self = w.Self()
 	SortView(&v)
 	return v
+}
+
+// Self is this node's own Node as the watch last saw it (nil before).
+func (w *Watcher) Self() *Node {
+	obj, ok, _ := w.self.GetByKey(w.node)
+	if c, isSelf := obj.(*selfNode); ok && isSelf {
+		n := c.Node
+		return &n
+	}
+	return nil
+}
+
+// cachedCaneNode is node's CaneNode as the watch last saw it.
+func (w *Watcher) cachedCaneNode(node string) (*cachedNode, bool) {
+	obj, ok, _ := w.nodes.GetByKey(node)
+	c, isNode := obj.(*cachedNode)
+	return c, ok && isNode && c.err == nil
 }
 
 // SortView puts a view in its order: domains and pools oldest first, so
@@ -187,7 +223,7 @@ func each(s cache.Store, v *View, f func(string, *unstructured.Unstructured) err
 			continue
 		}
 		if err := f(u.GetName(), u); err != nil {
-			v.Errors = append(v.Errors, fmt.Sprintf("%s %s: %v", u.GetKind(), u.GetName(), err))
+			v.Errors = append(v.Errors, ObjectError{Kind: u.GetKind(), Name: u.GetName(), Err: err.Error()})
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
@@ -73,7 +74,7 @@ func clusterRestart(ctx context.Context, tb *testbed.Testbed, k8sDir, crdDir str
 	if err := remoteNodes(ctx, cs, dyn, n); err != nil {
 		return r, err
 	}
-	fmt.Printf("  %d Node and %d Block objects created in %s\n", n, n, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("  %d Node, %d CaneNode and %d Block objects created in %s\n", n, n, n, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 	node, err := tb.JoinNode(ctx, cp, "node2", 2, nil)
 	if err != nil {
@@ -96,8 +97,22 @@ func clusterRestart(ctx context.Context, tb *testbed.Testbed, k8sDir, crdDir str
 	return r, err
 }
 
-// remoteNodes creates n Node objects, each with a VTEP annotation and one
-// /30 Block of pool big, from 16 workers.
+// caneNode creates the CaneNode node's caned would publish.
+func caneNode(ctx context.Context, dyn dynamic.Interface, node *corev1.Node, vtep netip.Addr) error {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": kube.Group + "/" + kube.Version, "kind": "CaneNode",
+		"metadata": map[string]any{"name": node.Name,
+			"ownerReferences": []any{map[string]any{"apiVersion": "v1", "kind": "Node", "name": node.Name, "uid": string(node.UID)}}},
+		"spec": map[string]any{"vtep": vtep.String(), "addresses": []any{vtep.String()}},
+	}}
+	if _, err := dyn.Resource(kube.CaneNodesResource).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create CaneNode %s: %w", node.Name, err)
+	}
+	return nil
+}
+
+// remoteNodes creates n Node objects, each with a VTEP annotation, its
+// CaneNode and one /30 Block of pool big, from 16 workers.
 func remoteNodes(ctx context.Context, cs *kubernetes.Clientset, dyn dynamic.Interface, n int) error {
 	store := kube.NewStore(dyn, nil)
 	work := make(chan int)
@@ -111,8 +126,13 @@ func remoteNodes(ctx context.Context, cs *kubernetes.Clientset, dyn dynamic.Inte
 				name := fmt.Sprintf("remote-%05d", i)
 				vtep := netip.AddrFrom4([4]byte{198, 18, 64 + byte(i>>8), byte(i)})
 				node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{kube.AnnotationVTEP: vtep.String()}}}
-				if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+				made, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+				if err != nil {
 					errs <- fmt.Errorf("create node %s: %w", name, err)
+					return
+				}
+				if err := caneNode(ctx, dyn, made, vtep); err != nil {
+					errs <- err
 					return
 				}
 				block := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 19, byte(i >> 6), byte(i&63) << 2}), 30)

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/containernetworking/plugins/pkg/ns"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/cane-cni/cane/cluster/kube"
@@ -23,11 +25,23 @@ const UnderlayBridge = "br-phy"
 
 // JoinNode makes a cluster node: a netns on the fabric at 198.18.0.<n>,
 // its OVS with the underlay on br-phy, a Node object (VTEP annotation and
-// labels), and caned watching the control plane.
+// labels), and caned watching the control plane with a token bound to its
+// Node (or the admin's, with cp.AdminNodes).
 func (tb *Testbed) JoinNode(ctx context.Context, cp *ControlPlane, name string, n int, labels map[string]string) (*Node, error) {
+	return tb.JoinNodeWith(ctx, cp, name, n, labels, nil)
+}
+
+// JoinNodeWith is JoinNode with caned's config changed by mutate (nil: as
+// is) before it starts.
+func (tb *Testbed) JoinNodeWith(ctx context.Context, cp *ControlPlane, name string, n int, labels map[string]string, mutate func(*daemon.Config)) (*Node, error) {
 	node, err := tb.ClusterNode(ctx, cp, name, n, labels)
 	if err != nil {
 		return nil, err
+	}
+	if mutate != nil {
+		if err := node.Reconfigure(mutate); err != nil {
+			return nil, err
+		}
 	}
 	tb.defer_(node.StopCaned)
 	return node, node.StartCaned(ctx)
@@ -59,7 +73,13 @@ func (tb *Testbed) ClusterNode(ctx context.Context, cp *ControlPlane, name strin
 		return nil, fmt.Errorf("create Node %s: %w", name, err)
 	}
 	node.cp = cp
-	cfg := daemon.Config{Kubeconfig: cp.Kubeconfig, UplinkBridge: UnderlayBridge}
+	kubeconfig := cp.Kubeconfig
+	if !cp.AdminNodes {
+		if kubeconfig, err = cp.NodeKubeconfig(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	cfg := daemon.Config{Kubeconfig: kubeconfig, UplinkBridge: UnderlayBridge}
 	return node, node.configure(cfg)
 }
 
@@ -118,18 +138,58 @@ func (n *Node) UnderlayMAC() (net.HardwareAddr, error) {
 }
 
 // Leave takes the node out of the cluster: its caned stops and its Node
-// object is deleted (its pods stay, unreachable, as on a dead node).
+// object is deleted, and with it its CaneNode (what Kubernetes' garbage
+// collector does for the CaneNode's owner reference; this control plane
+// has no controller-manager). Its pods stay, unreachable, as on a dead
+// node.
 func (n *Node) Leave(ctx context.Context) error {
 	if err := n.StopCaned(); err != nil {
 		return err
 	}
 	n.left = true
-	cs, _, err := n.cp.Clients()
+	cs, dyn, err := n.cp.Clients()
 	if err != nil {
 		return err
 	}
-	return cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
+	if err := cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil {
+		return err
+	}
+	err = dyn.Resource(kube.CaneNodesResource).Delete(ctx, n.Name, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // ControlPlane is the control plane the node joined (nil if standalone).
 func (n *Node) ControlPlane() *ControlPlane { return n.cp }
+
+// Reconfigure changes the node's caned config (mutate gets it, the
+// testbed's paths filled in) and rewrites its file: for the next start
+// of caned.
+func (n *Node) Reconfigure(mutate func(*daemon.Config)) error {
+	cfg := n.Config
+	mutate(&cfg)
+	return n.configure(cfg)
+}
+
+// Sysctl sets a sysctl of the node's netns (key as under /proc/sys).
+func (n *Node) Sysctl(key, value string) error { return sysctlIn(n.NS, key, value) }
+
+// UnderlayHost is a host on the fabric at 198.18.0.<n> that is no node:
+// the underlay's own machines, and an attacker among them.
+func (tb *Testbed) UnderlayHost(n int) (ns.NetNS, netip.Addr, error) {
+	f, err := tb.Fabric()
+	if err != nil {
+		return nil, netip.Addr{}, err
+	}
+	h, err := tb.NewNetNS()
+	if err != nil {
+		return nil, netip.Addr{}, err
+	}
+	if err := f.Attach(h, "eth0"); err != nil {
+		return nil, netip.Addr{}, err
+	}
+	addr := netip.AddrFrom4([4]byte{198, 18, 0, byte(n)})
+	return h, addr, SetAddr(h, "eth0", netip.PrefixFrom(addr, Underlay.Bits()))
+}

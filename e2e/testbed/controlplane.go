@@ -29,11 +29,18 @@ type ControlPlane struct {
 	Dir        string
 	Kubeconfig string // for clients inside a netns on the fabric (caned, kubectl)
 	Token      string
+	// AdminNodes runs caned on the nodes joined after it is set with the
+	// admin's kubeconfig instead of a token bound to its node (the
+	// default, with deploy/'s RBAC and admission policy installed).
+	AdminNodes bool
+	deployDir  string // deploy/: rbac.yaml, admission.yaml
 	tb         *Testbed
+	identity   identity
 }
 
 // StartControlPlane starts etcd and the kube-apiserver found in k8sDir,
-// applies the CRDs in crdDir and waits until they are established.
+// applies the CRDs in crdDir and waits until they are established. The
+// directory above crdDir is deploy/ (rbac.yaml, admission.yaml).
 func (tb *Testbed) StartControlPlane(ctx context.Context, k8sDir, crdDir string) (*ControlPlane, error) {
 	f, err := tb.Fabric()
 	if err != nil {
@@ -49,7 +56,8 @@ func (tb *Testbed) StartControlPlane(ctx context.Context, k8sDir, crdDir string)
 	if err := SetAddr(cpns, "eth0", netip.PrefixFrom(ControlPlaneIP, Underlay.Bits())); err != nil {
 		return nil, err
 	}
-	cp := &ControlPlane{NS: cpns, Dir: filepath.Join(tb.Dir, "control-plane"), Token: "cane-e2e-admin", tb: tb, kubectl: "kubectl"}
+	cp := &ControlPlane{NS: cpns, Dir: filepath.Join(tb.Dir, "control-plane"), Token: "cane-e2e-admin", tb: tb, kubectl: "kubectl",
+		deployDir: filepath.Dir(filepath.Clean(crdDir))}
 	if _, err := os.Stat(filepath.Join(k8sDir, "kubectl")); err == nil {
 		cp.kubectl = filepath.Join(k8sDir, "kubectl")
 	}
@@ -103,19 +111,7 @@ func (cp *ControlPlane) writeSecrets() error {
 		"sa.key":     pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
 		"sa.pub":     pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
 		"tokens.csv": []byte(cp.Token + ",admin,admin,system:masters\n"),
-		"kubeconfig": []byte(fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: e2e
-  cluster: {server: "https://%s:6443", insecure-skip-tls-verify: true}
-users:
-- name: admin
-  user: {token: %s}
-contexts:
-- name: e2e
-  context: {cluster: e2e, user: admin}
-current-context: e2e
-`, ControlPlaneIP, cp.Token)),
+		"kubeconfig": kubeconfig(cp.Token),
 	}
 	for name, data := range files {
 		if err := os.WriteFile(filepath.Join(cp.Dir, name), data, 0o600); err != nil {
@@ -124,6 +120,23 @@ current-context: e2e
 	}
 	cp.Kubeconfig = filepath.Join(cp.Dir, "kubeconfig")
 	return nil
+}
+
+// kubeconfig is a kubeconfig for clients on the fabric with token.
+func kubeconfig(token string) []byte {
+	return []byte(fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster: {server: "https://%s:6443", insecure-skip-tls-verify: true}
+users:
+- name: cane
+  user: {token: %s}
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: cane}
+current-context: e2e
+`, ControlPlaneIP, token))
 }
 
 // start runs a control-plane process in the netns, logging to DIR/name.log;

@@ -20,6 +20,10 @@ type Pod struct {
 	NS          ns.NetNS
 	Node        *Node
 	Pool        string
+	// Annotations, if set, are passed as the runtime passes a pod's
+	// annotations (the io.kubernetes.cri.pod-annotations capability); nil:
+	// caned reads the pod object, as behind a runtime that does not.
+	Annotations map[string]string
 	IP          netip.Addr
 	MAC         net.HardwareAddr
 	Result      *current.Result
@@ -30,9 +34,12 @@ func (n *Node) ConfList() (*libcni.NetworkConfigList, error) {
 	return libcni.ConfListFromBytes([]byte(fmt.Sprintf(`{
   "cniVersion": "1.1.0",
   "name": "cane",
-  "plugins": [{"type": "cane", "socket": %q}]
-}`, n.Socket)))
+  "plugins": [{"type": "cane", "socket": %q, "capabilities": {%q: true}}]
+}`, n.Socket, podAnnotations)))
 }
+
+// podAnnotations is the CNI capability of the pod's annotations.
+const podAnnotations = "io.kubernetes.cri.pod-annotations"
 
 // CNI returns a libcni client that finds cane in the testbed's bin dir
 // and keeps its result cache inside the testbed.
@@ -47,7 +54,11 @@ func (p *Pod) RuntimeConf() *libcni.RuntimeConf {
 	if p.Pool != "" { // else the cluster chooses (annotation, namespace label)
 		args = append(args, [2]string{"CANE_POOL", p.Pool})
 	}
-	return &libcni.RuntimeConf{ContainerID: p.ContainerID, NetNS: p.NS.Path(), IfName: "eth0", Args: args}
+	rc := &libcni.RuntimeConf{ContainerID: p.ContainerID, NetNS: p.NS.Path(), IfName: "eth0", Args: args}
+	if p.Annotations != nil {
+		rc.CapabilityArgs = map[string]any{podAnnotations: p.Annotations}
+	}
+	return rc
 }
 
 // AddPod makes a pod netns on node n and runs CNI ADD for it in pool.
