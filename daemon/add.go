@@ -125,7 +125,7 @@ func (a *attacher) createVeth(req *addReq, alloc ipam.Allocation, u *undo) (podn
 	pc := podnet.Config{
 		HostNS: a.hostNS, NetNS: req.Netns, IfName: req.IfName, HostIfName: podnet.HostIfName(req.ContainerID, req.IfName),
 		MAC: podnet.MACFor(alloc.IP), Address: addr, Gateway: alloc.Gateway, MTU: a.bridge.podMTUInForce(),
-		TxChecksumOff: a.bridge.overlay && a.sess.dp() == "netdev",
+		TxChecksumOff: a.bridge.txChecksumOff(),
 	}
 	// On the userspace datapath the chained bandwidth plugin cannot shape
 	// a pod's egress (vswitchd reads the host end before tc does); caned

@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/cane-cni/cane/flows"
 	"github.com/cane-cni/cane/nodenet"
 )
 
@@ -12,16 +11,17 @@ import (
 // host port per domain, routing the domain's pools and lent blocks, able
 // to reach its peers', masquerading its egress if the domain says so;
 // every node's addresses, which nothing masquerades to; and caned's
-// metrics port closed to pods.
-func kernelState(cfg *Config, v *view, lent []flows.LentBlock, mtu int) nodenet.State {
+// metrics port closed to pods; the host ports' offloads as the datapath
+// needs them.
+func (b *nodeBridge) kernelState(v *view) nodenet.State {
 	own := map[string][]netip.Prefix{}
 	for _, p := range v.Pools {
 		own[p.Domain] = append(own[p.Domain], p.CIDR)
 	}
-	for _, lb := range lent {
+	for _, lb := range b.lent() {
 		own[lb.Domain] = append(own[lb.Domain], lb.CIDR)
 	}
-	s := nodenet.State{Nodes: v.Nodes, MTU: mtu, Sealed: v.Quarantined, Guarded: guardedPorts(cfg, v)}
+	s := nodenet.State{Nodes: v.Nodes, MTU: b.podMTUInForce(), TxChecksumOff: b.txChecksumOff(), Sealed: v.Quarantined, Guarded: guardedPorts(b.cfg, v)}
 	for _, d := range v.Domains {
 		nd := nodenet.Domain{VNI: d.VNI, Port: nodenet.HostPortName(d.VNI), Own: own[d.Name], EgressSNAT: d.snat()}
 		for _, other := range v.Domains {

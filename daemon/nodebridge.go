@@ -49,6 +49,7 @@ type nodeBridge struct {
 	views   *clusterView
 	lent    func() []flows.LentBlock // every lent block (the cluster's and this node's own)
 	mtu     atomic.Int32             // pod MTU in force
+	netdev  atomic.Bool              // the bridge runs in OVS's userspace datapath
 
 	mu        sync.Mutex
 	hostPorts atomic.Pointer[[]flows.HostPort] // the domains' host ports, as OVS has them
@@ -73,11 +74,17 @@ func (b *nodeBridge) ensure(ctx context.Context, db *ovs.DB) (string, error) {
 		return "", err
 	}
 	b.mtu.Store(int32(b.podMTU()))
+	b.netdev.Store(dp == "netdev")
 	b.mu.Lock()
 	b.kernel = nil // apply the kernel state again after a restart of OVS
 	b.mu.Unlock()
 	return dp, b.syncHost(ctx, db)
 }
+
+// txChecksumOff: the pods' interfaces and host ports must compute their
+// TCP/UDP checksums themselves, as OVS's userspace datapath cannot tunnel
+// packets that leave them to offload (ethtool.TxChecksumOff).
+func (b *nodeBridge) txChecksumOff() bool { return b.overlay && b.netdev.Load() }
 
 // wantPorts are the node's fixed ports: the tunnel port (multi-node) and
 // the uplink patch pair (VLAN domains).
@@ -168,7 +175,7 @@ func (b *nodeBridge) syncHost(ctx context.Context, db *ovs.DB) error {
 		return err
 	}
 	b.hostPorts.Store(&ports)
-	want := kernelState(b.cfg, v, b.lent(), b.podMTUInForce())
+	want := b.kernelState(v)
 	if b.kernel != nil && want.Equal(*b.kernel) {
 		return nil
 	}
@@ -235,6 +242,7 @@ func (b *nodeBridge) addHostPort(ctx context.Context, db *ovs.DB, d DomainConf, 
 		return ovs.PortInfo{}, fmt.Errorf("add the host port of domain %s: %w", d.Name, err)
 	}
 	b.log.Info("host port added", "domain", d.Name, "port", name, "ofport", got)
+	b.kernel = nil // a new device: its routes, sysctls and offloads again
 	return ovs.PortInfo{Name: name, OFPort: got, ExternalIDs: map[string]string{idHostPort: d.Name}}, nil
 }
 

@@ -112,7 +112,7 @@ func (i *inspector) checkHostPorts(ports []ovs.PortInfo) []string {
 	for _, d := range v.Domains {
 		p = append(p, problem(!onBridge[nodenet.HostPortName(d.VNI)], "domain %s has no host port %s on %s", d.Name, nodenet.HostPortName(d.VNI), i.cfg.Bridge)...)
 	}
-	return append(p, nodenet.Check(i.hostNS, kernelState(i.cfg, v, i.want.base().LentBlocks, i.bridge.podMTUInForce()))...)
+	return append(p, nodenet.Check(i.hostNS, i.bridge.kernelState(v))...)
 }
 
 func checkPodPorts(ports []ovs.PortInfo, atts map[string]*attachment, bridge string) []string {

@@ -114,6 +114,27 @@ func TestMultiNode(t *testing.T) {
 		}
 	})
 
+	// What kube-proxy does for a Service whose endpoint is on another node,
+	// and a pod's call to another node's kubelet or API: TCP from a node's
+	// own stack through its host port into the tunnel, and back.
+	t.Run("a node's own stack reaches pods on other nodes over TCP", func(t *testing.T) {
+		cases := []struct {
+			name     string
+			from, to ns.NetNS
+			dst      netip.Addr
+		}{
+			{"node1 -> prod2 (remote pod)", nodes[0].NS, prod2.NS, prod2.IP},
+			{"node1 -> prod1 (local pod)", nodes[0].NS, prod1.NS, prod1.IP},
+			{"prod1 -> node2's address", prod1.NS, nodes[1].NS, nodes[1].VTEP},
+		}
+		for i, tc := range cases {
+			ok, err := testbed.TCP(tc.from, tc.to, tc.dst, 7280+i)
+			if err != nil || !ok {
+				t.Errorf("%s: TCP round trip failed (%v)", tc.name, err)
+			}
+		}
+	})
+
 	t.Run("domains isolated on one node and across nodes", func(t *testing.T) {
 		expect(t, false, 7300, [][2]*testbed.Pod{
 			{prod1, test1}, {test1, prod1}, // same node

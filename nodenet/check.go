@@ -10,11 +10,14 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/cane-cni/cane/internal/ethtool"
 )
 
 // Check compares the node's kernel with s and lists every difference: a
 // host port missing or down, a route or rule missing or extra, Cane's
-// nftables table or one of its chains missing. Read-only.
+// nftables table or one of its chains missing, a TX checksum offload
+// left on. Read-only.
 func Check(hostNS ns.NetNS, s State) []string {
 	h, err := netlink.NewHandleAt(netns.NsHandle(hostNS.Fd()))
 	if err != nil {
@@ -34,6 +37,7 @@ func Check(hostNS ns.NetNS, s State) []string {
 		default:
 			ports[d.Port] = l
 		}
+		p = append(p, checkOffload(hostNS, d.Port, s)...)
 	}
 	if len(ports) < len(s.Domains) {
 		return p // routes through a missing port cannot be compared
@@ -43,6 +47,25 @@ func Check(hostNS ns.NetNS, s State) []string {
 	p = append(p, checkTable(hostNS)...)
 	sort.Strings(p)
 	return p
+}
+
+// checkOffload: a port whose TX checksum offload should be off has it off.
+func checkOffload(hostNS ns.NetNS, port string, s State) []string {
+	if !s.TxChecksumOff {
+		return nil
+	}
+	var on []string
+	err := hostNS.Do(func(ns.NetNS) (err error) {
+		on, err = ethtool.TxChecksumsOn(port)
+		return err
+	})
+	switch {
+	case err != nil:
+		return []string{fmt.Sprintf("host port %s: read its offloads: %v", port, err)}
+	case len(on) > 0:
+		return []string{fmt.Sprintf("host port %s has TX checksum offload on (%v): TCP from the node into the tunnel would drop", port, on)}
+	}
+	return nil
 }
 
 func checkRoutes(h *netlink.Handle, want map[routeKey]netlink.Route) []string {

@@ -68,6 +68,11 @@ type State struct {
 	// reach other nodes through the tunnel, in their own domain).
 	Nodes []netip.Addr
 	MTU   int // of the host ports: the pods' MTU
+	// TxChecksumOff turns the host ports' TX checksum offload off: OVS's
+	// userspace datapath cannot tunnel what the node's own stack sends
+	// through them with the checksum left to offload (see
+	// ethtool.TxChecksumOff), as it cannot a pod's.
+	TxChecksumOff bool
 	// Sealed are blocks no one may reach (a lent block whose loan is not
 	// valid): prohibited in main and in every domain's table.
 	Sealed []netip.Prefix

@@ -18,6 +18,7 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
+	"github.com/cane-cni/cane/internal/ethtool"
 	"github.com/cane-cni/cane/internal/needs"
 	"github.com/cane-cni/cane/podnet/podnettest"
 )
@@ -387,4 +388,48 @@ func TestMetricsGuard(t *testing.T) {
 	if p := Check(l.node, s); len(p) != 0 {
 		t.Errorf("check after apply: %v", p)
 	}
+}
+
+// TestHostPortOffload: with TxChecksumOff, Check finds a host port that
+// leaves TX checksums to offload (as a fresh device does), Apply turns
+// them off on every host port, and Check is then clean; without it the
+// ports keep theirs.
+func TestHostPortOffload(t *testing.T) {
+	l := newLab(t)
+	s := l.state(false)
+	if err := Apply(l.node, s); err != nil {
+		t.Fatal(err)
+	}
+	on := l.offloadsOn(HostPortName(100))
+	if len(on) == 0 {
+		t.Fatal("a host port starts with every TX checksum offload off: the test cannot fail")
+	}
+	s.TxChecksumOff = true
+	p := Check(l.node, s)
+	if len(p) != 2 || !strings.Contains(p[0], "TX checksum offload on") {
+		t.Fatalf("Check before Apply: %q, want both host ports' offloads found", p)
+	}
+	if err := Apply(l.node, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []string{HostPortName(100), HostPortName(200)} {
+		if on := l.offloadsOn(port); len(on) > 0 {
+			t.Errorf("%s: %v still on", port, on)
+		}
+	}
+	if p := Check(l.node, s); len(p) > 0 {
+		t.Errorf("Check after Apply: %q", p)
+	}
+}
+
+func (l *lab) offloadsOn(port string) (on []string) {
+	l.t.Helper()
+	err := l.node.Do(func(ns.NetNS) (err error) {
+		on, err = ethtool.TxChecksumsOn(port)
+		return err
+	})
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return on
 }

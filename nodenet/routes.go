@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/cane-cni/cane/internal/ethtool"
 )
 
 // portSysctls are set on every host port:
@@ -38,7 +40,7 @@ func applyRoutes(hostNS ns.NetNS, s State) error {
 	defer h.Close()
 	ports := map[string]netlink.Link{}
 	for _, d := range s.Domains {
-		l, err := setUpPort(h, hostNS, d.Port, s.MTU)
+		l, err := setUpPort(h, hostNS, d.Port, s)
 		if err != nil {
 			return err
 		}
@@ -51,8 +53,9 @@ func applyRoutes(hostNS ns.NetNS, s State) error {
 	return convergeRules(h, s)
 }
 
-// setUpPort brings a host port up with the MTU and sysctls.
-func setUpPort(h *netlink.Handle, hostNS ns.NetNS, name string, mtu int) (netlink.Link, error) {
+// setUpPort brings a host port up with the MTU, sysctls and offloads.
+func setUpPort(h *netlink.Handle, hostNS ns.NetNS, name string, s State) (netlink.Link, error) {
+	mtu := s.MTU
 	l, err := h.LinkByName(name)
 	if err != nil {
 		return nil, fmt.Errorf("host port %s: %w", name, err)
@@ -64,6 +67,11 @@ func setUpPort(h *netlink.Handle, hostNS ns.NetNS, name string, mtu int) (netlin
 	}
 	for _, sc := range portSysctls {
 		if err := setSysctl(hostNS, fmt.Sprintf(sc.key, name), sc.value); err != nil {
+			return nil, err
+		}
+	}
+	if s.TxChecksumOff {
+		if err := hostNS.Do(func(ns.NetNS) error { return ethtool.TxChecksumOff(name) }); err != nil {
 			return nil, err
 		}
 	}

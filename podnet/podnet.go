@@ -21,6 +21,8 @@ import (
 	"github.com/containernetworking/plugins/pkg/ns"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+
+	"github.com/cane-cni/cane/internal/ethtool"
 )
 
 // ErrNoNetNS: the pod's netns path does not exist or is not a netns.
@@ -146,7 +148,7 @@ func podConfig(cfg Config, pod *netlink.Handle, link netlink.Link) error {
 		return err
 	}
 	if cfg.TxChecksumOff {
-		if err := podNS.Do(func(ns.NetNS) error { return txChecksumOff(cfg.IfName) }); err != nil {
+		if err := podNS.Do(func(ns.NetNS) error { return ethtool.TxChecksumOff(cfg.IfName) }); err != nil {
 			return err
 		}
 	}

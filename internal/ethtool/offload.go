@@ -1,4 +1,4 @@
-package podnet
+package ethtool
 
 import (
 	"errors"
@@ -15,8 +15,9 @@ import (
 // for ETHTOOL_STXCSUM), by their names in net/ethtool/common.c.
 var txChecksumFeatures = []string{"tx-checksum-ipv4", "tx-checksum-ip-generic", "tx-checksum-ipv6", "tx-checksum-fcoe-crc", "tx-checksum-sctp"}
 
-// txChecksumOff turns TX checksum offload off for ifName in the current
-// netns (call it inside the pod's netns), and with it TSO, which the
+// TxChecksumOff turns TX checksum offload off for ifName in the current
+// thread's netns (call it inside the pod's or the node's netns, with the
+// thread locked, as ns.NetNS.Do does), and with it TSO, which the
 // kernel drops once the checksums are off. It fails if any TX checksum
 // feature stays on.
 //
@@ -29,12 +30,12 @@ var txChecksumFeatures = []string{"tx-checksum-ipv4", "tx-checksum-ip-generic", 
 // FEATURES_GET to confirm); on a kernel without that family (before 5.6)
 // the legacy ETHTOOL_STXCSUM ioctl, which is what ethtool itself falls
 // back to.
-func txChecksumOff(ifName string) error {
+func TxChecksumOff(ifName string) error {
 	_, err := txChecksumOffVia(unix.ETHTOOL_GENL_NAME, ifName)
 	return err
 }
 
-// txChecksumOffVia is txChecksumOff through the generic netlink family of
+// txChecksumOffVia is TxChecksumOff through the generic netlink family of
 // that name (a test names one the kernel lacks to take the fallback); it
 // says which way it went: "netlink" or "ioctl".
 func txChecksumOffVia(family, ifName string) (string, error) {
@@ -53,9 +54,31 @@ func txChecksumOffVia(family, ifName string) (string, error) {
 	if err := e.setFeatures(ifName, off); err != nil {
 		return "netlink", err
 	}
-	active, err := e.activeFeatures(ifName)
+	on, err := e.txChecksumsOn(ifName)
 	if err != nil {
 		return "netlink", err
+	}
+	if len(on) > 0 {
+		return "netlink", fmt.Errorf("ethtool: %v of %s stay on (fixed by the driver?)", on, ifName)
+	}
+	return "netlink", nil
+}
+
+// TxChecksumsOn are the TX checksum features active on ifName in the
+// current thread's netns, sorted: none once TxChecksumOff took.
+func TxChecksumsOn(ifName string) ([]string, error) {
+	e, err := dialEthtool(unix.ETHTOOL_GENL_NAME)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	return e.txChecksumsOn(ifName)
+}
+
+func (e *ethtoolConn) txChecksumsOn(ifName string) ([]string, error) {
+	active, err := e.activeFeatures(ifName)
+	if err != nil {
+		return nil, err
 	}
 	var on []string
 	for _, f := range txChecksumFeatures {
@@ -63,16 +86,13 @@ func txChecksumOffVia(family, ifName string) (string, error) {
 			on = append(on, f)
 		}
 	}
-	if len(on) > 0 {
-		slices.Sort(on)
-		return "netlink", fmt.Errorf("ethtool: %v of %s stay on (fixed by the driver?)", on, ifName)
-	}
-	return "netlink", nil
+	slices.Sort(on)
+	return on, nil
 }
 
 // ioctlTxChecksumOff is the legacy ETHTOOL_STXCSUM ioctl (`ethtool -K IF
 // tx off` on a kernel without ethtool netlink): the fallback of
-// txChecksumOff. The kernel answers EOPNOTSUPP if the device can change
+// TxChecksumOff. The kernel answers EOPNOTSUPP if the device can change
 // none of the features.
 func ioctlTxChecksumOff(ifName string) error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)

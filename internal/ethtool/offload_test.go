@@ -1,4 +1,4 @@
-package podnet
+package ethtool
 
 import (
 	"strings"
@@ -55,7 +55,7 @@ func TestTxChecksumOff(t *testing.T) {
 			t.Errorf("b after the ioctl: %v still on", on)
 		}
 
-		if err := txChecksumOff("nosuchdev"); err == nil {
+		if err := TxChecksumOff("nosuchdev"); err == nil {
 			t.Error("no error for a device that does not exist")
 		}
 		if err := ioctlTxChecksumOff("nosuchdev"); err == nil {

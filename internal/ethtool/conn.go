@@ -1,4 +1,7 @@
-package podnet
+// Package ethtool speaks the kernel's ethtool generic netlink family (and
+// its legacy ioctl) for what Cane needs of it: turning TX checksum
+// offload off on a pod's interface or a host port.
+package ethtool
 
 import (
 	"errors"
