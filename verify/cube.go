@@ -66,16 +66,3 @@ func (c cube) get(v int) (known, b bool) {
 	h := c.half()
 	return getBit(c[h:], v), getBit(c[:h], v)
 }
-
-// equal reports whether c and d are the same cube.
-func (c cube) equal(d cube) bool {
-	if len(c) != len(d) {
-		return false
-	}
-	for i := range c {
-		if c[i] != d[i] {
-			return false
-		}
-	}
-	return true
-}
