@@ -177,9 +177,6 @@ func pivotField(l *layout, sp span) int {
 	return 0
 }
 
-// query is the ranks of the entries that may meet a class whose pivot
-// fields read as pat gives them, in rank order.
-
 // queryInto is the ranks of the entries that may meet a class whose pivot
 // fields read as pat gives them, in rank order, appended to buf[:0].
 func (x *index) queryInto(buf []int, pat func(span) prefix) []int {
