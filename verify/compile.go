@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 
@@ -14,8 +15,9 @@ type pipeline struct {
 	l      *layout
 	tables [256]*table
 	notes  []string
-	marks  ctMarks // what conntrack entries can hold, per zone
-	nat    bool    // some ct() does NAT
+	marks  ctMarks        // what conntrack entries can hold, per zone
+	ctInv  map[int][]cube // invalidStates, per fresh block
+	nat    bool           // some ct() does NAT
 }
 
 // table is one OpenFlow table.
@@ -24,7 +26,8 @@ type table struct {
 	entries  []*entry // in rank order: priority, hard flows before conjunctions
 	idx      *index
 	reads    []uint64 // header bits this table or any table after it reads
-	catchAll bool     // an ordinary flow matches every packet
+	atoms    []atomField
+	catchAll bool // an ordinary flow matches every packet
 }
 
 // entry is what a lookup can pick: an ordinary flow, or one conjunctive
@@ -42,8 +45,110 @@ type entry struct {
 	shadows     []*entry // earlier entries that take what they overlap
 	conj        bool
 	conjID      uint32
-	lowerShadow bool   // later entries lose what this one matches
-	unmodelled  string // why the verifier cannot follow this flow
+	lowerShadow bool         // later entries lose what this one matches
+	unmodelled  string       // why the verifier cannot follow this flow
+	group       *shadowGroup // a long shadow list's largest group, indexed (groupOf)
+}
+
+// maxShadowList is the longest shadow list taken cube by cube.
+const maxShadowList = 64
+
+// shadowGroup is the most numerous shadows of one mask, as one indexed
+// set, and the other shadows. A class that has some of the set's bits as
+// constants takes the members that agree with them, less those bits (a
+// set per such constant pattern, made on first use).
+type shadowGroup struct {
+	mask    []uint64
+	members []*entry
+	pivot   span
+	idx     map[string]*subIndex // by the constant bits and their values
+	rest    []*entry
+}
+
+// groupOf is e's shadow group, made on first use; its members are nil if
+// its largest group is small or tells nothing apart to index it by.
+func (p *pipeline) groupOf(e *entry) *shadowGroup {
+	if e.group != nil {
+		return e.group
+	}
+	byMask := map[string][]*entry{}
+	best := ""
+	for _, g := range e.shadows {
+		if g.conj {
+			continue
+		}
+		k := string(appendWords(nil, g.c.mask...))
+		byMask[k] = append(byMask[k], g)
+		if len(byMask[k]) > len(byMask[best]) {
+			best = k
+		}
+	}
+	members := byMask[best]
+	ranks := make([]int, len(members))
+	for i := range ranks {
+		ranks[i] = i
+	}
+	e.group = &shadowGroup{rest: e.shadows}
+	ps := pivots(p.l, members, ranks, make([]bool, maxField))
+	if len(members) <= maxShadowList || len(ps) == 0 {
+		return e.group
+	}
+	g := &shadowGroup{mask: members[0].c.mask, members: members, pivot: ps[0].sp, idx: map[string]*subIndex{}}
+	for _, m := range e.shadows {
+		if m.conj || string(appendWords(nil, m.c.mask...)) != best {
+			g.rest = append(g.rest, m)
+		}
+	}
+	e.group = g
+	return g
+}
+
+// indexFor is the group's set as a class with mapping m reads it (nil if
+// it cannot take it as a set: an alias on its bits).
+func (g *shadowGroup) indexFor(m mapping, wv int) *subIndex {
+	if g.members == nil || m.aliased(g.mask) {
+		return nil
+	}
+	drop := make([]uint64, 2*len(g.mask))
+	for i := range g.mask {
+		drop[i] = g.mask[i] & m.cm[i]
+		drop[len(g.mask)+i] = drop[i] & m.cv[i]
+	}
+	k := string(appendWords(nil, drop...))
+	if x := g.idx[k]; x != nil {
+		return x
+	}
+	drop = drop[:len(g.mask)]
+	var cubes []cube
+	for _, e := range g.members {
+		if !agrees(e.c, m, drop) {
+			continue
+		}
+		if isZero(drop) {
+			cubes = append(cubes, e.shared)
+			continue
+		}
+		d := e.shared.clone()
+		h := d.half()
+		for i := range drop {
+			d[i] &^= drop[i]
+			d[h+i] &^= drop[i]
+		}
+		cubes = append(cubes, d)
+	}
+	x := newSubIndex(g.pivot, cubes, wv)
+	g.idx[k] = x
+	return x
+}
+
+// agrees reports whether c's values on the bits of drop are m's constants.
+func agrees(c cond, m mapping, drop []uint64) bool {
+	for i, d := range drop {
+		if (c.val[i]^m.cv[i])&d != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // compile builds the pipeline from flows: k fresh blocks and extra fields
@@ -56,7 +161,7 @@ func compile(fs []of.Flow, extra []of.FieldID) *pipeline {
 		useOf(&use, f)
 	}
 	p := &pipeline{}
-	p.l = newLayout(use, recircDepth(fs))
+	p.l = newLayout(use, recircDepth(fs), natUsed(fs))
 	hard, soft := p.entries(fs)
 	byTable := map[uint8][]*entry{}
 	for _, e := range hard {
@@ -87,13 +192,13 @@ func useOf(use *fieldSet, f of.Flow) {
 		case of.OutputReg:
 			use.add(a.Src.Field)
 		case of.CT:
-			use.add(ctFields...)
+			// ct() defines ct_state, ct_zone, ct_mark and ct_label for the
+			// recirculated packet, but a field no flow matches, writes or
+			// reads makes no difference: only those are tracked.
 			use.add(a.ZoneSrc.Field)
 			for _, sf := range a.Exec {
 				use.add(sf.Field)
 			}
-		case of.CTClear:
-			use.add(ctFields...)
 		}
 	}
 }
@@ -101,6 +206,11 @@ func useOf(use *fieldSet, f of.Flow) {
 // entries compiles every flow: ordinary flows become entries, flows with
 // conjunction actions are returned apart (they only make up conjunctions).
 func (p *pipeline) entries(fs []of.Flow) (hard, soft []*entry) {
+	type compiled struct {
+		acts []act
+		why  string
+	}
+	byText := map[string]compiled{} // flows with the same actions share them (10,000 VTEPs' Classifier flows)
 	for i := range fs {
 		f := fs[i].Canonical()
 		e := &entry{flow: &fs[i], prio: f.Priority, lowerShadow: true}
@@ -113,13 +223,67 @@ func (p *pipeline) entries(fs []of.Flow) (hard, soft []*entry) {
 			soft = append(soft, e)
 			continue
 		}
-		e.acts, e.unmodelled = p.actions(f)
+		text, known := actionsKey(f.Actions)
+		ca, ok := byText[text]
+		if !ok || !known {
+			ca.acts, ca.why = p.actions(f)
+		}
+		if !ok && known {
+			byText[text] = ca
+		}
+		e.acts, e.unmodelled = ca.acts, ca.why
 		if e.unmodelled == "" {
 			e.unmodelled = unknownFields(f)
 		}
 		hard = append(hard, e)
 	}
 	return hard, soft
+}
+
+// actionsKey names an action list: its actions' values, or their
+// ovs-ofctl text where a kind has more than values; false if an action
+// has no text (then it is compiled on its own).
+func actionsKey(as []of.Action) (string, bool) {
+	b := make([]byte, 0, 64)
+	sub := func(s of.Subfield) { b = append(binary.AppendUvarint(b, uint64(s.Field)), s.Ofs, s.Bits) }
+	for _, a := range as {
+		switch a := a.(type) {
+		case of.SetField:
+			b = append(append(binary.AppendUvarint(append(b, 's'), uint64(a.Field)), a.Value[:]...), a.Mask[:]...)
+		case of.Move:
+			b = append(b, 'm')
+			sub(a.Src)
+			sub(a.Dst)
+		case of.Goto:
+			b = append(b, 'g', a.Table)
+		case of.Resubmit:
+			b = append(b, 'r', a.Table)
+		case of.Output:
+			b = binary.LittleEndian.AppendUint32(append(b, 'o'), a.Port)
+		case of.OutputReg:
+			b = append(b, 'O')
+			sub(a.Src)
+		default:
+			t, err := a.MarshalText()
+			if err != nil {
+				return "", false
+			}
+			b = append(binary.AppendUvarint(append(b, 't'), uint64(len(t))), t...)
+		}
+	}
+	return string(b), true
+}
+
+// natUsed reports whether some ct() does NAT.
+func natUsed(fs []of.Flow) bool {
+	for _, f := range fs {
+		for _, a := range f.Actions {
+			if ct, ok := a.(of.CT); ok && ct.NAT != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isConjunction(f of.Flow) bool {
@@ -211,7 +375,7 @@ func (p *pipeline) table(id uint8, es []*entry) *table {
 		}
 	}
 	t.entries = es
-	t.idx = newIndex(p.l, es, ranks, make([]bool, maxField))
+	t.idx = newTableIndex(p.l, es, ranks)
 	var buf []int
 	for _, e := range es {
 		buf = p.shadowsOf(e, buf)

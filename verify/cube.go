@@ -79,3 +79,17 @@ func (c cube) equal(d cube) bool {
 	}
 	return true
 }
+
+// beyond is q without the variables c fixes (q itself if it has none).
+func (q cube) beyond(c cube) cube {
+	h := q.half()
+	if !anyAnd(q[h:], c[h:]) {
+		return q
+	}
+	out := q.clone()
+	for i := 0; i < h; i++ {
+		out[h+i] &^= c[h+i]
+		out[i] &^= c[h+i]
+	}
+	return out
+}

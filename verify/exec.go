@@ -68,6 +68,7 @@ func (r *runner) table(s *state, id uint8, sk sink) {
 // gets what it matches and no earlier entry took. conj != 0 is the second
 // lookup of a conjunctive match (ordinary flows only, with conj_id=conj).
 func (r *runner) lookup(s *state, t *table, sk sink, conj uint32) {
+	r.b.step()
 	cands := t.idx.queryInto(r.getInts(), func(sp span) prefix { return statePrefix(s, sp) })
 	defer r.putInts(cands)
 	covered, coverPrio := false, 0
@@ -119,27 +120,47 @@ func (r *runner) putInts(b []int) { r.ints = append(r.ints, b[:0]) }
 // nothing is left for certain. It asks e's own shadow list or the earlier
 // candidates, whichever is shorter.
 func (r *runner) shadow(h *state, e *entry, t *table, before []int, nested bool) bool {
-	wv := r.p.l.wv
-	try := func(g *entry) bool {
-		if nested && g.conj {
-			return true
-		}
-		return h.exclude(g.c, g.shared, wv)
-	}
 	if len(e.shadows) <= len(before) {
-		for _, g := range e.shadows {
-			if !try(g) {
-				return false
-			}
-		}
-		return true
+		return r.shadowAll(h, e, nested)
 	}
 	for _, rk := range before {
-		if g := t.entries[rk]; takes(g, e) && !try(g) {
+		if g := t.entries[rk]; takes(g, e) && !r.shadowOne(h, g, nested) {
 			return false
 		}
 	}
 	return true
+}
+
+// shadowAll takes from h what every entry of e's shadow list takes. A
+// long list's largest group of one mask (a default flow under 10,000
+// node addresses) is taken as one indexed set where the class reads
+// those bits as they are (no constant or alias on them).
+func (r *runner) shadowAll(h *state, e *entry, nested bool) bool {
+	list := e.shadows
+	if !nested && len(list) > maxShadowList {
+		g := r.p.groupOf(e)
+		if x := g.indexFor(h.m, r.p.l.wv); x != nil {
+			if len(x.all) > 0 {
+				h.t.idx = append(h.t.idx, x)
+			}
+			list = g.rest
+		}
+	}
+	for _, g := range list {
+		if !r.shadowOne(h, g, nested) {
+			return false
+		}
+	}
+	return true
+}
+
+// shadowOne takes from h what g matches (a conjunction takes nothing in
+// a conjunction's second lookup).
+func (r *runner) shadowOne(h *state, g *entry, nested bool) bool {
+	if nested && g.conj {
+		return true
+	}
+	return h.exclude(g.c, g.shared, r.p.l.wv)
 }
 
 // miss reports what no entry of the table matches: a black hole.
@@ -198,8 +219,10 @@ func (r *runner) run(s *state, e *entry, i int, sk sink) {
 		a := &e.acts[i]
 		switch a.kind {
 		case of.KindSetField:
-			s.m.set(a.c.mask, a.c.val)
-			s.wrote(a.c.mask)
+			s.m.setSparse(a.set)
+			for _, wb := range a.set {
+				s.wr[wb.i] |= wb.mask
+			}
 		case of.KindMove:
 			s.m.move(a.dst, a.src, a.n)
 			s.wroteRange(a.dst, a.n)

@@ -50,6 +50,9 @@ const searchBudget = 200000
 // points is in t), and whether t is non-empty. exact is false when the
 // budget ran out: t was taken to be non-empty without a point.
 func (t term) point() (p cube, ok, exact bool) {
+	if clear, covered := t.quick(); clear || covered {
+		return t.c, clear, true
+	}
 	budget := searchBudget
 	subs := t.subs
 	for _, x := range t.idx {
@@ -66,6 +69,87 @@ func (t term) point() (p cube, ok, exact bool) {
 func (t term) empty() bool {
 	_, ok, _ := t.point()
 	return !ok
+}
+
+// quickTries bounds quick's walk.
+const quickTries = 16
+
+// quick settles the common cases without a search: a walk from c's point
+// with every free variable 0 that, while a subtracted cube holds the
+// point, flips one of the free variables that cube asks for, finds a
+// point of t (clear); or one cube covers c (covered). Neither: unsure.
+func (t term) quick() (clear, covered bool) {
+	c := t.c
+	h := c.half()
+	var buf [32]uint64
+	if h > len(buf) {
+		return false, false
+	}
+	x := buf[:h] // the free variables' values
+	holds := func(q cube) bool {
+		for i := 0; i < h; i++ {
+			if (q[i]^c[i])&q[h+i]&c[h+i] != 0 || (q[i]^x[i])&(q[h+i]&^c[h+i]) != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for try := 0; try < quickTries; try++ {
+		q, cov := t.holder(holds)
+		switch {
+		case cov:
+			return false, true
+		case q == nil:
+			return true, false
+		}
+		// Flip a free variable q asks for: the first whose flip leaves
+		// the point in no cube, else the first one.
+		fi, fb := -1, uint64(0)
+		for i := 0; i < h; i++ {
+			for free := q[h+i] &^ c[h+i]; free != 0; free &= free - 1 {
+				b := free & -free
+				if fi < 0 {
+					fi, fb = i, b
+				}
+				x[i] ^= b
+				if p, cov := t.holder(holds); p == nil && !cov {
+					return true, false
+				}
+				x[i] ^= b
+			}
+		}
+		x[fi] ^= fb
+	}
+	return false, false
+}
+
+// holder is a subtracted cube that holds the point (nil if none), or
+// covered if one covers the whole cube.
+func (t term) holder(holds func(cube) bool) (q cube, covered bool) {
+	c := t.c
+	scan := func(subs []cube) (cube, bool) {
+		for _, q := range subs {
+			if !c.overlaps(q) {
+				continue
+			}
+			if c.within(q) {
+				return nil, true
+			}
+			if holds(q) {
+				return q, false
+			}
+		}
+		return nil, false
+	}
+	if q, cov := scan(t.subs); cov || q != nil {
+		return q, cov
+	}
+	for _, ix := range t.idx {
+		if q, cov := scan(ix.candidates(c)); cov || q != nil {
+			return q, cov
+		}
+	}
+	return nil, false
 }
 
 // search is the depth-first search behind point: split c along the first

@@ -1,0 +1,36 @@
+package verify
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// TestPlainPrefix: the word-at-a-time prefix of a field without aliases
+// reads as the bit-by-bit one, whatever its constants and fixed variables.
+func TestPlainPrefix(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	const w = 3
+	for i := 0; i < 2000; i++ {
+		s := &state{m: newMapping(w), t: term{c: newCube(w)}}
+		for b := 0; b < 64*w; b++ {
+			switch rng.Intn(4) {
+			case 0:
+				setBit(s.m.cm, b, true)
+				setBit(s.m.cv, b, rng.Intn(2) == 1)
+			case 1:
+				s.t.c.fix(b, rng.Intn(2) == 1)
+			}
+		}
+		sp := span{off: rng.Intn(64 * 2), width: []int{8, 16, 32, 48, 64}[rng.Intn(5)]}
+		slow := readPrefix(sp, func(b int) (bool, bool) {
+			d := s.m.desc(b)
+			if d.konst {
+				return true, d.val
+			}
+			return s.t.c.get(d.v)
+		})
+		if fast := plainPrefix(s, sp); fast != slow {
+			t.Fatalf("span %+v: plain %+v, bit by bit %+v", sp, fast, slow)
+		}
+	}
+}
