@@ -34,20 +34,44 @@ type table struct {
 // match (one cube of the product of its clauses) that looks the table up
 // again with conj_id set.
 type entry struct {
-	tab         *table
-	rank        int
-	prio        uint16
-	flow        *of.Flow   // the flow, as given (for a conjunction: its first clause flow)
-	clauses     []*of.Flow // a conjunction's clause flows behind this cube
-	c           cond       // the match over the header bits
-	shared      cube       // c as a cube of ingress variables
-	acts        []act
-	shadows     []*entry // earlier entries that take what they overlap
-	conj        bool
-	conjID      uint32
-	lowerShadow bool         // later entries lose what this one matches
-	unmodelled  string       // why the verifier cannot follow this flow
-	group       *shadowGroup // a long shadow list's largest group, indexed (groupOf)
+	tab     *table
+	flow    *of.Flow // the flow, as given (for a conjunction: its first clause flow)
+	c       cond     // the match over the header bits (as a cube of ingress variables: shared)
+	acts    []act
+	shadows []*entry   // earlier entries that take what they overlap
+	rare    *entryRare // what few entries have
+	rank    int32
+	conjID  uint32
+	prio    uint16
+	conj    bool
+	// lowerShadow: later entries lose what this one matches.
+	lowerShadow bool
+}
+
+// entryRare is what few entries have (a table has 10,000 of the others).
+type entryRare struct {
+	clauses    []*of.Flow   // a conjunction's clause flows behind this cube
+	unmodelled string       // why the verifier cannot follow this flow
+	group      *shadowGroup // a long shadow list's largest group, indexed (groupOf)
+}
+
+// shared is e's match as a cube of ingress variables (never changed).
+func (e *entry) shared(wv int) cube { return cube(e.c.val[: 2*wv : 2*wv]) }
+
+// unmodelled is why the verifier cannot follow e ("": it can).
+func (e *entry) unmodelled() string {
+	if e.rare == nil {
+		return ""
+	}
+	return e.rare.unmodelled
+}
+
+// clauses are the clause flows of a conjunction's entry.
+func (e *entry) clauses() []*of.Flow {
+	if e.rare == nil {
+		return nil
+	}
+	return e.rare.clauses
 }
 
 // maxShadowList is the longest shadow list taken cube by cube.
@@ -68,8 +92,11 @@ type shadowGroup struct {
 // groupOf is e's shadow group, made on first use; its members are nil if
 // its largest group is small or tells nothing apart to index it by.
 func (p *pipeline) groupOf(e *entry) *shadowGroup {
-	if e.group != nil {
-		return e.group
+	if e.rare == nil {
+		e.rare = &entryRare{}
+	}
+	if e.rare.group != nil {
+		return e.rare.group
 	}
 	byMask := map[string][]*entry{}
 	best := ""
@@ -88,10 +115,10 @@ func (p *pipeline) groupOf(e *entry) *shadowGroup {
 	for i := range ranks {
 		ranks[i] = i
 	}
-	e.group = &shadowGroup{rest: e.shadows}
+	e.rare.group = &shadowGroup{rest: e.shadows}
 	ps := pivots(p.l, members, ranks, make([]bool, maxField))
 	if len(members) <= maxShadowList || len(ps) == 0 {
-		return e.group
+		return e.rare.group
 	}
 	g := &shadowGroup{mask: members[0].c.mask, members: members, pivot: ps[0].sp, idx: map[string]*subIndex{}}
 	for _, m := range e.shadows {
@@ -99,7 +126,7 @@ func (p *pipeline) groupOf(e *entry) *shadowGroup {
 			g.rest = append(g.rest, m)
 		}
 	}
-	e.group = g
+	e.rare.group = g
 	return g
 }
 
@@ -125,10 +152,10 @@ func (g *shadowGroup) indexFor(m mapping, wv int) *subIndex {
 			continue
 		}
 		if isZero(drop) {
-			cubes = append(cubes, e.shared)
+			cubes = append(cubes, e.shared(wv))
 			continue
 		}
-		d := e.shared.clone()
+		d := e.shared(wv).clone()
 		h := d.half()
 		for i := range drop {
 			d[i] &^= drop[i]
@@ -218,7 +245,6 @@ func (p *pipeline) entries(fs []of.Flow) (hard, soft []*entry) {
 		if e.c, ok = p.match(f); !ok {
 			continue // contradicts itself: never matches
 		}
-		e.shared = p.sharedCube(e.c)
 		if isConjunction(f) {
 			soft = append(soft, e)
 			continue
@@ -231,9 +257,13 @@ func (p *pipeline) entries(fs []of.Flow) (hard, soft []*entry) {
 		if !ok && known {
 			byText[text] = ca
 		}
-		e.acts, e.unmodelled = ca.acts, ca.why
-		if e.unmodelled == "" {
-			e.unmodelled = unknownFields(f)
+		e.acts = ca.acts
+		why := ca.why
+		if why == "" {
+			why = unknownFields(f)
+		}
+		if why != "" {
+			e.rare = &entryRare{unmodelled: why}
 		}
 		hard = append(hard, e)
 	}
@@ -364,8 +394,8 @@ func (p *pipeline) table(id uint8, es []*entry) *table {
 	sort.SliceStable(es, func(i, j int) bool { return entryLess(es[i], es[j]) })
 	ranks := make([]int, len(es))
 	for i, e := range es {
-		e.tab, e.rank, ranks[i] = t, i, i
-		if !e.conj && isZero(e.c.mask) && e.unmodelled == "" {
+		e.tab, e.rank, ranks[i] = t, int32(i), i
+		if !e.conj && isZero(e.c.mask) && e.unmodelled() == "" {
 			t.catchAll = true
 		}
 	}
@@ -430,7 +460,7 @@ func condsOverlap(a, b cond) bool {
 func (p *pipeline) shadowsOf(e *entry, buf []int) []int {
 	cands := e.tab.idx.queryInto(buf, func(sp span) prefix { return condPrefix(e.c, sp) })
 	for _, r := range cands {
-		if r >= e.rank {
+		if r >= int(e.rank) {
 			break
 		}
 		g := e.tab.entries[r]

@@ -243,22 +243,28 @@ func (p *pipeline) track(b *state, x *ctAct, mark markChoice) bool {
 
 // trackState gives ct_state fresh variables: +trk, the flags of some
 // state the tracker reports, snat and dnat free if nat, the rest 0.
+// Its bits above the eight flags are 0 (no fresh variables: ctFreshBits).
 func (p *pipeline) trackState(b *state, nat bool) {
 	l := p.l
 	sp := l.span(of.FieldCTState)
 	v0 := l.freshVar(of.FieldCTState, b.rc, 0)
-	b.m.freshen(sp.off, sp.width, v0)
+	b.m.freshen(sp.off, ctFreshBits, v0)
+	zero := p.newCond()
+	setRange(zero.mask, sp.off+ctFreshBits, sp.width-ctFreshBits)
+	b.m.set(zero.mask, zero.val)
 	b.wroteRange(sp.off, sp.width)
-	for j := 0; j < sp.width; j++ {
+	for j := 0; j < ctFreshBits; j++ {
 		f := of.CTFlag(1) << uint(j)
-		switch {
-		case j < 8 && f&ctFlagBits != 0, nat && (f == of.CTSNAT || f == of.CTDNAT):
-		default:
+		if f&ctFlagBits == 0 && !(nat && (f == of.CTSNAT || f == of.CTDNAT)) {
 			b.t.c.fix(v0+j, f == of.CTTrk)
 		}
 	}
 	b.t.subs = append(b.t.subs, p.invalidStates(b.rc)...)
 }
+
+// ctFreshBits are the bits of ct_state a recirculation gives variables
+// (its flags, trk to dnat); the tracker reports the others 0.
+const ctFreshBits = 8
 
 // invalidStates is ctInvalid as cubes over block blk's ct_state (made
 // once per block).

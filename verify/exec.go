@@ -80,12 +80,15 @@ func (r *runner) lookup(s *state, t *table, sk sink, conj uint32) {
 		if conj != 0 && e.conj {
 			continue
 		}
-		v, q := s.translate(e.c, e.shared, r.p.l.wv)
+		v, q := s.translate(e.c, e.shared(r.p.l.wv), r.p.l.wv)
 		if v == never {
 			continue
 		}
 		if v == always && e.lowerShadow && !covered {
 			covered, coverPrio = true, int(e.prio)
+		}
+		if v == some && r.coveredBy(s, q) {
+			continue // what the flow matches the class has already subtracted
 		}
 		h := s.clone()
 		if v == some {
@@ -102,6 +105,23 @@ func (r *runner) lookup(s *state, t *table, sk sink, conj uint32) {
 	if !covered && conj == 0 {
 		r.miss(s, t, cands, sk)
 	}
+}
+
+// coveredBy reports whether one of the class's subtracted cubes covers
+// its part meeting q: a quick look, before the class is copied for a flow
+// it has nothing left for (a tunnel packet from a VTEP's own block, in the
+// class of sources outside them).
+func (r *runner) coveredBy(s *state, q cube) bool {
+	if len(s.t.subs) == 0 && len(s.t.idx) == 0 {
+		return false
+	}
+	c := append(r.scratch[:0], s.t.c...)
+	r.scratch = c
+	if !c.and(q) {
+		return true
+	}
+	_, covered := term{c: c, subs: s.t.subs, idx: s.t.idx}.quick()
+	return covered
 }
 
 // getInts and putInts keep candidate lists for reuse (lookups nest).
@@ -140,7 +160,7 @@ func (r *runner) shadowAll(h *state, e *entry, nested bool) bool {
 	if !nested && len(list) > maxShadowList {
 		g := r.p.groupOf(e)
 		if x := g.indexFor(h.m, r.p.l.wv); x != nil {
-			if len(x.all) > 0 {
+			if x.size() > 0 {
 				h.t.idx = append(h.t.idx, x)
 			}
 			list = g.rest
@@ -160,14 +180,14 @@ func (r *runner) shadowOne(h *state, g *entry, nested bool) bool {
 	if nested && g.conj {
 		return true
 	}
-	return h.exclude(g.c, g.shared, r.p.l.wv)
+	return h.exclude(g.c, g.shared(r.p.l.wv), r.p.l.wv)
 }
 
 // miss reports what no entry of the table matches: a black hole.
 func (r *runner) miss(s *state, t *table, cands []int, sk sink) {
 	m := s.clone()
 	for _, rk := range cands {
-		if e := t.entries[rk]; e.lowerShadow && !m.exclude(e.c, e.shared, r.p.l.wv) {
+		if e := t.entries[rk]; e.lowerShadow && !m.exclude(e.c, e.shared(r.p.l.wv), r.p.l.wv) {
 			return
 		}
 	}
@@ -180,8 +200,8 @@ func (r *runner) miss(s *state, t *table, cands []int, sk sink) {
 func (r *runner) exec(s *state, e *entry, sk sink) {
 	s.trail = &hop{prev: s.trail, e: e}
 	switch {
-	case e.unmodelled != "":
-		sk.leaf(s, leaf{kind: leafUnmodelled, e: e, table: e.tab.id, why: e.unmodelled})
+	case e.unmodelled() != "":
+		sk.leaf(s, leaf{kind: leafUnmodelled, e: e, table: e.tab.id, why: e.unmodelled()})
 	case e.conj:
 		r.conjLookup(s, e, sk)
 	default:

@@ -77,7 +77,11 @@ func newLayout(use fieldSet, k int, nat bool) *layout {
 			if l.tracked(id) && (id != of.FieldCTZone) {
 				l.fpos[id] = l.f
 				l.fresh = append(l.fresh, id)
-				l.f += l.pos[id].width
+				if id == of.FieldCTState {
+					l.f += ctFreshBits
+				} else {
+					l.f += l.pos[id].width
+				}
 			}
 		}
 	}

@@ -15,12 +15,14 @@ package verify
 // entry lazy (tests lower it: runner.lazyMin).
 const lazyMin = 64
 
-// segment is the records one flow of the entry's table made (e), or
-// records kept as they are (e nil: what no flow matched).
+// segment is the records a run of flows of the entry's table made:
+// flows consecutive flows (by rank) from e, each making each records; or
+// records kept as they are (e nil: what no flow matched). ToNode's 10,000
+// node addresses, one record each, are one segment.
 type segment struct {
-	e    *entry
-	n    int
-	recs []record
+	e           *entry
+	flows, each int32
+	recs        []record
 }
 
 // lazify turns a recorded entry's records into segments, if it has many
@@ -54,19 +56,31 @@ func (me *memoEntry) counted(s *state) bool {
 	return true
 }
 
-// add counts one record in e's segment (a new one if the last is
-// another's); e nil: a kept record, in a segment of its own.
+// add counts one record of flow e (e nil: a kept record, in a segment of
+// its own): in the last segment if it fits its run, else in a new one.
 func (me *memoEntry) add(e *entry, keep []record) {
 	me.n++
 	if e == nil {
 		me.segs = append(me.segs, segment{recs: keep})
 		return
 	}
-	if k := len(me.segs) - 1; k >= 0 && me.segs[k].e == e {
-		me.segs[k].n++
-		return
+	if k := len(me.segs) - 1; k >= 0 && me.segs[k].e != nil {
+		sg := &me.segs[k]
+		last := sg.e.rank + sg.flows - 1
+		switch {
+		case e.rank == last && sg.flows == 1: // one more record of the run's only flow
+			sg.each++
+			return
+		case e.rank == last: // a run of flows of one record each: this one has two
+			sg.flows--
+			me.segs = append(me.segs, segment{e: e, flows: 1, each: 2})
+			return
+		case e.rank == last+1 && sg.each == 1 && e.tab == sg.e.tab:
+			sg.flows++
+			return
+		}
 	}
-	me.segs = append(me.segs, segment{e: e, n: 1})
+	me.segs = append(me.segs, segment{e: e, flows: 1, each: 1})
 }
 
 // firstEntry is the flow of the entry's own table a path starts with
@@ -94,13 +108,20 @@ func (r *runner) each(me *memoEntry, f func(*record) bool) bool {
 		return true
 	}
 	for _, sg := range me.segs {
-		recs := sg.recs
-		if sg.e != nil {
-			recs = r.step(me, sg)
+		if sg.e == nil {
+			for i := range sg.recs {
+				if !f(&sg.recs[i]) {
+					return false
+				}
+			}
+			continue
 		}
-		for i := range recs {
-			if !f(&recs[i]) {
-				return false
+		for k := int32(0); k < sg.flows; k++ {
+			recs := r.step(me, me.tab.entries[sg.e.rank+k])
+			for i := range recs {
+				if !f(&recs[i]) {
+					return false
+				}
 			}
 		}
 	}
@@ -122,10 +143,10 @@ func (r *runner) materialize(me *memoEntry) {
 // lookup that recorded the entry did. They may differ in form from what
 // the recording saw (a child recorded since is reused where it was
 // followed), never in what they say: the memo is exact.
-func (r *runner) step(me *memoEntry, sg segment) []record {
+func (r *runner) step(me *memoEntry, e *entry) []record {
 	tmp := &memoEntry{}
-	s, e := me.base, sg.e
-	v, q := s.translate(e.c, e.shared, r.p.l.wv)
+	s := me.base
+	v, q := s.translate(e.c, e.shared(r.p.l.wv), r.p.l.wv)
 	h := s.clone()
 	if v == some {
 		h.t.c.and(q)

@@ -129,10 +129,8 @@ func (r *runner) wide(s *state, t *table) bool {
 	return len(cands) >= r.lazyMin
 }
 
-// keyHash is a key's 128-bit hash.
-func (r *runner) keyHash(k []byte) [2]uint64 {
-	return [2]uint64{maphash.Bytes(r.seeds[0], k), maphash.Bytes(r.seeds[1], k)}
-}
+// keyHash is a key's hash.
+func (r *runner) keyHash(k []byte) uint64 { return maphash.Bytes(r.seed, k) }
 
 // viaMemo follows the class through table t by way of the memo.
 //
@@ -155,7 +153,7 @@ func (r *runner) viaMemo(s *state, t *table, k []byte, vr []uint64, sk sink) {
 		}
 		wide := s.trail != nil && r.wide(s, t) // a source's start is its own
 		if h := r.keyHash(k); !r.seen[h] && !forcing(sk) && !wide {
-			r.seen[h] = true
+			r.seen[h] = true // a collision costs an entry recorded early, nothing else
 			r.lookup(s, t, sk, 0)
 			return
 		}

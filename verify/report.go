@@ -153,7 +153,7 @@ func (l *layout) hops(path []*hop, pt cubeReader) []Hop {
 		case h.ct != nil:
 			out = append(out, Hop{Table: h.ct.table, TableName: flows.Table(h.ct.table).String(), Conntrack: l.ctStateOf(h.ct, pt)})
 		case h.e.conj:
-			for _, f := range h.e.clauses {
+			for _, f := range h.e.clauses() {
 				out = append(out, flowHop(f, true))
 			}
 		default:

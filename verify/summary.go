@@ -97,12 +97,14 @@ func (r *runner) replay(ctx *context, s *state, me *memoEntry, col *collector) {
 	r.materialize(me)
 	for i := range me.recs {
 		rec := &me.recs[i]
-		c := compose(s, rec)
-		if rec.child != nil {
-			r.apply(ctx, c, rec.child, col)
-			continue
+		switch {
+		case rec.child != nil:
+			r.apply(ctx, compose(s, rec), rec.child, col)
+		case rec.lf.kind == leafEnd: // nothing sent, nothing to judge
+			col.count(1)
+		default:
+			r.judgeLeaf(ctx, compose(s, rec), rec.lf, col)
 		}
-		r.judgeLeaf(ctx, c, rec.lf, col)
 	}
 }
 
@@ -194,6 +196,9 @@ func (r *runner) summarize(ctx *context, s *state, rec *record, sum *summary, pr
 	if rec.lf.kind == leafEmit && rec.lf.inPort {
 		sum.inports = append(sum.inports, at)
 		return true
+	}
+	if rec.lf.kind == leafEnd {
+		return true // the actions end: nothing sent, nothing to judge
 	}
 	c := compose(s, rec)
 	for _, f := range r.j.leaf(ctx, c, rec.lf) {

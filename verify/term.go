@@ -78,6 +78,8 @@ const quickTries = 16
 // with every free variable 0 that, while a subtracted cube holds the
 // point, flips one of the free variables that cube asks for, finds a
 // point of t (clear); or one cube covers c (covered). Neither: unsure.
+// An index's cubes are looked at as its members (none is made whole but
+// one that holds the point).
 func (t term) quick() (clear, covered bool) {
 	c := t.c
 	h := c.half()
@@ -86,20 +88,43 @@ func (t term) quick() (clear, covered bool) {
 		return false, false
 	}
 	x := buf[:h] // the free variables' values
-	holds := func(q cube) bool {
-		for i := 0; i < h; i++ {
-			if (q[i]^c[i])&q[h+i]&c[h+i] != 0 || (q[i]^x[i])&(q[h+i]&^c[h+i]) != 0 {
-				return false
+	for _, q := range t.subs {
+		if c.overlaps(q) && c.within(q) {
+			return false, true
+		}
+	}
+	type indexed struct {
+		x  *subIndex
+		ms []member
+	}
+	var ixs []indexed
+	for _, ix := range t.idx {
+		ms := ix.members(c, nil)
+		for _, m := range ms {
+			if _, cov := ix.holds(m, c, x); cov {
+				return false, true
 			}
 		}
-		return true
+		ixs = append(ixs, indexed{ix, ms})
+	}
+	holder := func() cube {
+		for _, q := range t.subs {
+			if holds(c, q, x) {
+				return q
+			}
+		}
+		for _, ix := range ixs {
+			for _, m := range ix.ms {
+				if held, _ := ix.x.holds(m, c, x); held {
+					return ix.x.cube(m)
+				}
+			}
+		}
+		return nil
 	}
 	for try := 0; try < quickTries; try++ {
-		q, cov := t.holder(holds)
-		switch {
-		case cov:
-			return false, true
-		case q == nil:
+		q := holder()
+		if q == nil {
 			return true, false
 		}
 		// Flip a free variable q asks for: the first whose flip leaves
@@ -112,7 +137,7 @@ func (t term) quick() (clear, covered bool) {
 					fi, fb = i, b
 				}
 				x[i] ^= b
-				if p, cov := t.holder(holds); p == nil && !cov {
+				if holder() == nil {
 					return true, false
 				}
 				x[i] ^= b
@@ -123,33 +148,15 @@ func (t term) quick() (clear, covered bool) {
 	return false, false
 }
 
-// holder is a subtracted cube that holds the point (nil if none), or
-// covered if one covers the whole cube.
-func (t term) holder(holds func(cube) bool) (q cube, covered bool) {
-	c := t.c
-	scan := func(subs []cube) (cube, bool) {
-		for _, q := range subs {
-			if !c.overlaps(q) {
-				continue
-			}
-			if c.within(q) {
-				return nil, true
-			}
-			if holds(q) {
-				return q, false
-			}
-		}
-		return nil, false
-	}
-	if q, cov := scan(t.subs); cov || q != nil {
-		return q, cov
-	}
-	for _, ix := range t.idx {
-		if q, cov := scan(ix.candidates(c)); cov || q != nil {
-			return q, cov
+// holds reports whether q holds the point of c whose free variables are x.
+func holds(c, q cube, x []uint64) bool {
+	h := c.half()
+	for i := 0; i < h; i++ {
+		if (q[i]^c[i])&q[h+i]&c[h+i] != 0 || (q[i]^x[i])&(q[h+i]&^c[h+i]) != 0 {
+			return false
 		}
 	}
-	return nil, false
+	return true
 }
 
 // search is the depth-first search behind point: split c along the first

@@ -19,10 +19,11 @@ type runner struct {
 	j        *judge
 	sig      *sigs
 	memo     map[string]*memoEntry
-	seen     map[[2]uint64]bool // keys met once, not recorded (by hash)
-	seeds    [2]maphash.Seed
+	seen     map[uint64]bool // keys met once, not recorded (by hash)
+	seed     maphash.Seed
 	noMemo   bool
-	lazyMin  int // options.lazyMin
+	lazyMin  int  // options.lazyMin
+	scratch  cube // coveredBy's
 	computed int
 	idxIDs   map[*subIndex]int
 	k        keyScratch
@@ -86,8 +87,8 @@ func verify(fs []of.Flow, in Input, lim Limits, o options) (rep Report, err erro
 	b := newBudget(lim)
 	defer b.recover(&rep, &err)
 	p, pol := compile(fs, in.fields()), newPolicy(&in)
-	r := &runner{p: p, in: pol, memo: map[string]*memoEntry{}, seen: map[[2]uint64]bool{}, idxIDs: map[*subIndex]int{}, noMemo: !o.memo, lazyMin: o.lazyMin,
-		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, k: newKeyScratch(p.l.w, p.l.wv), b: b,
+	r := &runner{p: p, in: pol, memo: map[string]*memoEntry{}, seen: map[uint64]bool{}, idxIDs: map[*subIndex]int{}, noMemo: !o.memo, lazyMin: o.lazyMin,
+		seed: maphash.MakeSeed(), k: newKeyScratch(p.l.w, p.l.wv), b: b,
 		j:   &judge{p: p, in: pol, etSpan: p.l.span(of.FieldEthType), vniSpan: p.l.span(of.FieldTunID)},
 		sig: &sigs{destMask: p.l.fieldsMask(destFields), vars: make([]uint64, p.l.wv), cmask: make([]uint64, p.l.wv), cval: make([]uint64, p.l.wv)}}
 	r.j.addrConds = r.j.buildAddrConds()
