@@ -6,13 +6,14 @@ import (
 
 // Conntrack, modelled soundly without modelling connections:
 //   - ct(table=T) forks: the packet goes on with the rest of the actions
-//     untracked (OVS restores its ct fields), and a copy continues in T
-//     with ct_state any of the states the tracker reports (+trk with
-//     +new, +new+rel, +est, +est+rpl, +rel, +rel+rpl or +inv; +snat/+dnat
-//     free if this ct() does NAT), ct_zone its zone, and ct_mark any value
-//     a commit in that zone can leave on an entry (0, or what an exec()
-//     writes, its other bits free; every zone's if the zone is a register),
-//     ct_label likewise 0 or free;
+//     untracked (OVS restores its ct fields), and a copy continues in T,
+//     one class per ct_mark a commit in that zone can leave on an entry
+//     (0, or what an exec() writes, its other bits free; every zone's if
+//     the zone is a register), each with ct_state any of the states the
+//     tracker reports (+trk with +new, +new+rel, +est, +est+rpl, +rel,
+//     +rel+rpl or +inv; +snat/+dnat free if this ct() does NAT) — one
+//     class for all seven, which a table splits only where it tells them
+//     apart — ct_zone its zone, and ct_label 0 or free;
 //   - NAT gives the addresses and ports it may rewrite fresh values;
 //   - ct() without a table changes nothing the rest of the actions see,
 //     except NAT's rewrite of the packet sent;

@@ -67,19 +67,6 @@ func (c cube) get(v int) (known, b bool) {
 	return getBit(c[h:], v), getBit(c[:h], v)
 }
 
-// equal reports whether c and d are the same cube.
-func (c cube) equal(d cube) bool {
-	if len(c) != len(d) {
-		return false
-	}
-	for i := range c {
-		if c[i] != d[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // beyond is q without the variables c fixes (q itself if it has none).
 func (q cube) beyond(c cube) cube {
 	h := q.half()

@@ -243,11 +243,8 @@ func pivotField(l *layout, sp span) int {
 	return 0
 }
 
-// query is the ranks of the entries that may meet a class whose pivot
-// fields read as pat gives them, in rank order.
-func (x *index) query(pat func(span) prefix) []int { return x.queryInto(nil, pat) }
-
-// queryInto is query appending to buf[:0].
+// queryInto is the ranks of the entries that may meet a class whose
+// pivot fields read as pat gives them, in rank order, appended to buf[:0].
 func (x *index) queryInto(buf []int, pat func(span) prefix) []int {
 	x = x.pick(pat)
 	out := buf[:0]

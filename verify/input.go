@@ -167,16 +167,6 @@ func (p *policy) allowed(a, b string) bool {
 	return false
 }
 
-// domainOf is the domain an address belongs to ("" outside every range).
-func (p *policy) domainOf(a netip.Addr) string {
-	for _, r := range p.ranges {
-		if r.Prefix.Contains(a) {
-			return r.Domain
-		}
-	}
-	return ""
-}
-
 // inner is the ranges more specific than r inside it, of another domain.
 func (p *policy) inner(r Range) []Range {
 	var out []Range

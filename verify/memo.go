@@ -7,20 +7,23 @@ import (
 
 // Memoization. What a table does to a class depends only on the header
 // bits it and the tables after it read (table.reads): two classes that
-// agree there — the same constants, the same variables with the same
-// constraints — take the same paths with the same conditions on those
-// variables. The first such class is followed with its other variables
-// left free (relaxed) and what happens is recorded relative to it; every
-// class with the same key reuses the record. Sound and exact when the
-// class is separable: each subtracted cube constrains either only read
-// variables or none (otherwise the class is followed itself).
+// agree there take the same paths with the same conditions on those bits.
+// The first such class is followed with its other variables left free
+// (relaxed) and what happens is recorded relative to it; every class with
+// the same key reuses the record. Sound and exact when the class is
+// separable: its projection onto the read variables is what the key
+// holds (key.go says how keys are made canonical, and when a class is
+// followed itself instead).
 //
-// A key is recorded the second time it is met (see viaMemo).
+// A key is recorded the second time it is met, or at once where that
+// pays (see viaMemo); an entry with thousands of records keeps them lazy
+// (lazy.go).
 //
 // This is what makes a node with 200 pods and 10,000 remote nodes cheap:
-// the pods of one domain reach Forward with equal keys (their own MAC and
-// address are not read there), and so do the tunnel's classes of 10,000
-// VTEPs in TunnelVNI.
+// the pods of one domain reach Conntrack with equal keys (their own MAC,
+// address and in_port are not read, or not told apart, after it), every
+// conntrack state is one class until Output tells +new apart, and the
+// tunnel's classes of 10,000 VTEPs meet again in Conntrack.
 
 // memoEntry is what one table does to a relaxed class.
 type memoEntry struct {

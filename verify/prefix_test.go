@@ -34,3 +34,44 @@ func TestPlainPrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestValueUnder: the word-at-a-time value of a field's bits reads as
+// the bit-by-bit one.
+func TestValueUnder(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	const w = 3
+	for i := 0; i < 2000; i++ {
+		s := &state{m: newMapping(w), t: term{c: newCube(w)}}
+		for b := 0; b < 64*w; b++ {
+			switch rng.Intn(3) {
+			case 0:
+				setBit(s.m.cm, b, true)
+				setBit(s.m.cv, b, rng.Intn(2) == 1)
+			case 1:
+				s.t.c.fix(b, rng.Intn(2) == 1)
+			}
+		}
+		off, mask := rng.Intn(64*2), rng.Uint64()>>uint(rng.Intn(60))
+		var want uint64
+		known := true
+		for m := mask; m != 0; m &= m - 1 {
+			j := 0
+			for m>>uint(j)&1 == 0 {
+				j++
+			}
+			d := s.m.desc(off + j)
+			v := d.val
+			if !d.konst {
+				k, val := s.t.c.get(d.v)
+				known, v = known && k, val
+			}
+			if v {
+				want |= 1 << uint(j)
+			}
+		}
+		got, ok := s.valueUnder(off, mask)
+		if ok != known || ok && got != want {
+			t.Fatalf("off %d mask %#x: %#x %v, want %#x %v", off, mask, got, ok, want, known)
+		}
+	}
+}

@@ -343,3 +343,24 @@ func TestInputValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestCTInvalidCover: the flags a recirculation's class leaves free, less
+// ctInvalid, are exactly the states the tracker reports.
+func TestCTInvalidCover(t *testing.T) {
+	want := map[of.CTFlag]bool{}
+	for _, st := range ctStates {
+		want[st&ctFlagBits] = true
+	}
+	for f := of.CTFlag(0); f <= ctFlagBits; f++ {
+		if f&^ctFlagBits != 0 {
+			continue
+		}
+		invalid := false
+		for _, inv := range ctInvalid {
+			invalid = invalid || f&inv.mask == inv.val
+		}
+		if invalid == want[f] {
+			t.Errorf("flags %#x: invalid %v, a state the tracker reports %v", f, invalid, want[f])
+		}
+	}
+}
