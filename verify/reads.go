@@ -165,6 +165,7 @@ func (p *pipeline) fieldUses(t *table) []fieldUse {
 	rd := make([]uint64, p.l.w)
 	byWord := p.l.fieldsByWord()
 	var seen [maxField]int // the entry (1-based) that last looked at a field
+	done := map[*act]bool{}
 	for n, e := range t.entries {
 		for i, mw := range e.c.mask {
 			if mw == 0 {
@@ -181,8 +182,13 @@ func (p *pipeline) fieldUses(t *table) []fieldUse {
 				}
 			}
 		}
+		if len(e.acts) == 0 || done[&e.acts[0]] {
+			continue // flows share compiled actions: each list once
+		}
+		done[&e.acts[0]] = true
 		for _, a := range e.acts {
 			p.actReads(a, rd)
+			p.partialWrites(a, rd)
 		}
 	}
 	for id := 1; id < maxField; id++ {
@@ -191,6 +197,38 @@ func (p *pipeline) fieldUses(t *table) []fieldUse {
 		}
 	}
 	return uses
+}
+
+// partialWrites adds to mask the fields an action writes part of (all of
+// a field they touch): an atom's values that met the same pairs may not
+// once part of them is rewritten (0b01 and 0b10 meet neither 0b11/0b11;
+// with bit 1 set, one does), so such a field is keyed by its value. A
+// write of a whole field is none: what it leaves does not depend on what
+// was there.
+func (p *pipeline) partialWrites(a act, mask []uint64) {
+	w := make([]uint64, p.l.w)
+	switch a.kind {
+	case of.KindSetField:
+		for _, wb := range a.set {
+			w[wb.i] |= wb.mask
+		}
+	case of.KindMove:
+		setRange(w, a.dst, a.n)
+	case of.KindPushVLAN:
+		sp := p.l.span(of.FieldVLANTCI)
+		setRange(w, sp.off+12, 1)
+	default:
+		return
+	}
+	for id := 1; id < maxField; id++ {
+		sp := p.l.pos[id]
+		if sp.width == 0 || sp.width > 64 {
+			continue
+		}
+		if got := bitsAt(w, sp); got != 0 && got != ^uint64(0)>>uint(64-sp.width) {
+			setRange(mask, sp.off, sp.width)
+		}
+	}
 }
 
 // atomFields are the fields of uses matched with few pairs, never whole.

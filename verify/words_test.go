@@ -75,3 +75,27 @@ func TestValueUnder(t *testing.T) {
 		}
 	}
 }
+
+// TestCutMask: removing the aliases of a mask's bits at once leaves what
+// removing them bit by bit does.
+func TestCutMask(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for i := 0; i < 500; i++ {
+		m := newMapping(2)
+		for k := 0; k < 6; k++ {
+			off, n := rng.Intn(100), 1+rng.Intn(20)
+			m.freshen(off, n, 200+rng.Intn(50))
+		}
+		mask := make([]uint64, 2)
+		mask[0], mask[1] = rng.Uint64()&rng.Uint64(), rng.Uint64()&rng.Uint64()
+		slow := m.clone()
+		eachBit(mask, func(b int) bool { slow.cut(b, 1); return true })
+		fast := m.clone()
+		fast.cutMask(mask)
+		for b := 0; b < 128; b++ {
+			if fast.desc(b) != slow.desc(b) {
+				t.Fatalf("bit %d: %+v, bit by bit %+v", b, fast.desc(b), slow.desc(b))
+			}
+		}
+	}
+}
