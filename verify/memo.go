@@ -77,7 +77,8 @@ type record struct {
 type recorder struct {
 	me           *memoEntry
 	light, force bool
-	again        bool // a lazy entry's records computed again: record no child
+	again        bool      // a lazy entry's records computed again: record no child
+	sum          *streamed // light: the summary to add each record to
 }
 
 // forcing reports whether sk records every child it meets.
@@ -93,23 +94,35 @@ func (rc recorder) leaf(s *state, l leaf) {
 	if rc.light && l.kind == leafLoop {
 		rc.me.loops = true
 	}
-	if rc.light && rc.me.counted(s) {
-		return
-	}
 	if l.kind == leafEmit || l.kind == leafMiss {
+		if rc.light && rc.sum == nil && firstEntry(s.trail) != nil {
+			rc.me.add(firstEntry(s.trail), nil)
+			return
+		}
 		s = s.clone()
 	}
-	rc.keep(snapshot(s, l, nil))
+	rec := snapshot(s, l, nil)
+	if rc.light {
+		rc.sum.add(rec)
+		if rc.me.counted(s) {
+			return
+		}
+	}
+	rc.keep(rec)
 }
 
 // reuse records the reuse of another entry; the path ends here, so the
 // record takes the state.
 func (rc recorder) reuse(s *state, me *memoEntry) {
 	rc.me.refs = true
-	if rc.light && rc.me.counted(s) {
-		return
+	rec := snapshot(s, leaf{}, me)
+	if rc.light {
+		rc.sum.add(rec)
+		if rc.me.counted(s) {
+			return
+		}
 	}
-	rc.keep(snapshot(s, leaf{}, me))
+	rc.keep(rec)
 }
 
 // keep keeps a record: in the list, or (light) in a segment of its own.
@@ -163,7 +176,12 @@ func (r *runner) viaMemo(s *state, t *table, k []byte, vr []uint64, sk sink) {
 		me = &memoEntry{id: len(r.memo), vr: append([]uint64(nil), vr...)}
 		r.memo[string(k)] = me
 		r.computed++
-		r.record(me, r.relax(s, t, me.vr), t, wide)
+		base := r.relax(s, t, me.vr)
+		if ev, judging := sk.(evaluator); wide && judging {
+			r.recordJudging(me, base, t, ev.ctx, s)
+		} else {
+			r.record(me, base, t, nil, wide, !wide)
+		}
 	case me.busy:
 		sk.leaf(s, leaf{kind: leafLoop, table: t.id, why: "a recirculation or resubmit comes back to this table with the same class"})
 		return
@@ -172,23 +190,63 @@ func (r *runner) viaMemo(s *state, t *table, k []byte, vr []uint64, sk sink) {
 }
 
 // record records what table t does to the relaxed class base into me:
-// lightly if wide (then the children follow their own rule), else in full
-// with every child recorded. A light recording that meets a loop is done
-// again in full: a loop depends on what is being recorded at the time.
-func (r *runner) record(me *memoEntry, base *state, t *table, wide bool) {
+// lightly (then the children follow their own rule), or in full, with
+// every child recorded if force. A light recording that meets a loop is
+// done again in full: a loop depends on what is being recorded at the
+// time. A full one of many records is made lazy.
+func (r *runner) record(me *memoEntry, base *state, t *table, sum *streamed, light, force bool) {
 	me.busy = true
 	defer func() { me.busy = false }()
-	if wide {
+	if light {
 		me.base, me.tab = base, t
-		r.lookup(base, t, recorder{me: me, light: true}, 0)
+		r.lookup(base, t, recorder{me: me, light: true, sum: sum}, 0)
 		if !me.loops {
 			return
 		}
 		me.recs, me.segs, me.n, me.base, me.refs = nil, nil, 0, nil, false
+		if sum != nil {
+			sum.ok = false
+		}
 	}
-	r.lookup(base, t, recorder{me: me, force: !wide}, 0)
-	if !wide {
+	r.lookup(base, t, recorder{me: me, force: force}, 0)
+	if force {
 		me.lazify(base, t, r.lazyMin)
+	}
+}
+
+// streamed is the summary of a lightly recorded entry for the class that
+// made it record, built record by record as they come (summaryOf would
+// compute them all again at once).
+type streamed struct {
+	r   *runner
+	ctx *context
+	s   *state
+	sum *summary
+	ok  bool
+}
+
+func (st *streamed) add(rec record) {
+	if st != nil && st.ok {
+		st.ok = st.r.summarize(st.ctx, st.s, &rec, st.sum, nil)
+	}
+}
+
+// recordJudging records a wide entry lightly for class s of ctx, and
+// keeps s's summary of it, made as the records came.
+func (r *runner) recordJudging(me *memoEntry, base *state, t *table, ctx *context, s *state) {
+	sig, ok := r.sig.destSig(s, ctx.policy)
+	if !ok {
+		r.record(me, base, t, nil, true, false)
+		return
+	}
+	key := string(sig)
+	st := &streamed{r: r, ctx: ctx, s: s, sum: &summary{}, ok: true}
+	r.record(me, base, t, st, true, false)
+	if st.ok && !me.small() {
+		if me.sums == nil {
+			me.sums = map[string]*summary{}
+		}
+		me.sums[key] = st.sum
 	}
 }
 
