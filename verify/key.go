@@ -18,8 +18,9 @@ import (
 //     which variable it is. The relaxed class an entry is recorded from
 //     has those bits as constants, so its records constrain no variable
 //     a class fixes.
-//   - A field the tables ahead only match (never move, output or use as
-//     a zone), with few distinct value/mask pairs (an atomField), is
+//   - A field the tables ahead only match (never move, output, use as a
+//     zone or write in part: partialWrites), with few distinct value/mask
+//     pairs (an atomField), is
 //     keyed, where the class fixes it, by which pairs its value meets,
 //     not by the value (atomic predicates, Yang and Lam, ICNP 2013, per
 //     field): a pod's in_port where Output tells only the host ports

@@ -4,12 +4,16 @@ package verify
 // meets (ToNode's node addresses, Forward's remote blocks) has a record
 // per flow, and each record holds a whole state: at 10,000 nodes that is
 // most of the verifier's memory, for records read once or twice (to build
-// a summary). So an entry with many records keeps, after it is recorded,
-// only the relaxed class it was recorded from and, per flow of its table
-// that the class met, how many records that flow made; a flow's records
-// are computed again (step) when they are read. Following one flow from
-// the relaxed class is deterministic: the children it reuses exist (they
-// were recorded the first time), so it makes the same records.
+// a summary). So such an entry is recorded lightly (or, if recorded in
+// full, made lazy after): it keeps only the relaxed class it was recorded
+// from and runs of the flows of its table the class met, with how many
+// records each made; a flow's records are computed again (step) when a
+// summary or a replay reads them. The class that made the entry record
+// gets its summary as the records come (memo.go, streamed). Computed
+// again, a flow's records may differ in form — a child recorded since is
+// reused where the recording followed it — never in what they say: the
+// memo is exact (TestMemoChangesNothing, with entries lazy from two
+// records on).
 
 // lazyMin is the fewest records (or flows a class may meet) that make an
 // entry lazy (tests lower it: runner.lazyMin).

@@ -85,9 +85,9 @@ func (p *pipeline) actReads(a act, rd []uint64) {
 }
 
 // An atomField is a field that a table and the tables after it only
-// match, with few distinct value/mask pairs (pairs): the values meeting
-// the same pairs take the same paths there, so memo keys abstract it
-// (key.go).
+// match (no move, output:reg or zone reads it, none writes part of it),
+// with few distinct value/mask pairs (pairs): the values meeting the same
+// pairs take the same paths there, so memo keys abstract it (key.go).
 type atomField struct {
 	id    int // the field, as keys name it
 	sp    span
