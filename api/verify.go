@@ -5,14 +5,18 @@ package api
 
 // Verify is one verification of the node's installed flows.
 type Verify struct {
-	Node       string      `json:"node"`
-	Bridge     string      `json:"bridge"`
-	Proven     bool        `json:"proven"`
-	Summary    string      `json:"summary"` // "isolation proven: N sources, M header classes, 0 violations"
-	Sources    int         `json:"sources"`
-	Classes    int         `json:"classes"`
-	Flows      int         `json:"flows"`
-	Millis     int64       `json:"millis"` // the verification, without the dump
+	Node    string `json:"node"`
+	Bridge  string `json:"bridge"`
+	Proven  bool   `json:"proven"`
+	Summary string `json:"summary"` // "isolation proven: N sources, M header classes, 0 violations"
+	Sources int    `json:"sources"`
+	Classes int    `json:"classes"`
+	Flows   int    `json:"flows"`
+	Millis  int64  `json:"millis"` // the verification, without the dump
+	// Budget is the limit the verification ran out of ("time: more than
+	// 10s", ...): then it is not proven, and Violations are those found
+	// before. "" when it covered the whole node.
+	Budget     string      `json:"budget,omitempty"`
 	Violations []Violation `json:"violations"`
 	Notes      []string    `json:"notes,omitempty"` // approximations and same-priority overlaps: not violations
 }

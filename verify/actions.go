@@ -9,10 +9,10 @@ import (
 // act is one compiled action.
 type act struct {
 	kind  of.ActionKind
-	c     cond // set_field: the bits written and their values
-	dst   int  // move: destination offset
-	src   int  // move, output:reg: source offset
-	n     int  // move, output:reg: bits
+	set   []wordBits // set_field: the bits written and their values, by word
+	dst   int        // move: destination offset
+	src   int        // move, output:reg: source offset
+	n     int        // move, output:reg: bits
 	port  uint32
 	table uint8
 	ct    *ctAct
@@ -95,7 +95,26 @@ func (p *pipeline) setField(a of.SetField) (act, string) {
 	}
 	c := p.newCond()
 	p.addMatch(c, a.Field, a.Value, mask)
-	return act{kind: of.KindSetField, c: c}, ""
+	return act{kind: of.KindSetField, set: sparseOf(c)}, ""
+}
+
+// wordBits is one word of a sparse bit pattern: word i's bits under mask
+// are val's.
+type wordBits struct {
+	i         int
+	mask, val uint64
+}
+
+// sparseOf is a condition's words that have bits (a set_field writes a
+// field or two: a word or two of the header).
+func sparseOf(c cond) []wordBits {
+	var out []wordBits
+	for i, m := range c.mask {
+		if m != 0 {
+			out = append(out, wordBits{i: i, mask: m, val: c.val[i] & m})
+		}
+	}
+	return out
 }
 
 // ctAction compiles ct(): its zone source and the writes of exec().

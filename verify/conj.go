@@ -90,9 +90,9 @@ func (p *pipeline) conjEntries(k conjKey, n int, fs []clauseFlow) []*entry {
 	}
 	var es []*entry
 	for _, pc := range prod {
-		e := &entry{flow: pc.from[0].flow, prio: k.prio, c: pc.c, shared: p.sharedCube(pc.c), conj: true, conjID: k.id, lowerShadow: exact}
+		e := &entry{flow: pc.from[0].flow, prio: k.prio, c: pc.c, conj: true, conjID: k.id, lowerShadow: exact, rare: &entryRare{}}
 		for _, f := range pc.from {
-			e.clauses = append(e.clauses, f.flow)
+			e.rare.clauses = append(e.rare.clauses, f.flow)
 		}
 		es = append(es, e)
 	}

@@ -6,13 +6,14 @@ import (
 
 // Conntrack, modelled soundly without modelling connections:
 //   - ct(table=T) forks: the packet goes on with the rest of the actions
-//     untracked (OVS restores its ct fields), and a copy continues in T
-//     with ct_state any of the states the tracker reports (+trk with
-//     +new, +new+rel, +est, +est+rpl, +rel, +rel+rpl or +inv; +snat/+dnat
-//     free if this ct() does NAT), ct_zone its zone, and ct_mark any value
-//     a commit in that zone can leave on an entry (0, or what an exec()
-//     writes, its other bits free; every zone's if the zone is a register),
-//     ct_label likewise 0 or free;
+//     untracked (OVS restores its ct fields), and a copy continues in T,
+//     one class per ct_mark a commit in that zone can leave on an entry
+//     (0, or what an exec() writes, its other bits free; every zone's if
+//     the zone is a register), each with ct_state any of the states the
+//     tracker reports (+trk with +new, +new+rel, +est, +est+rpl, +rel,
+//     +rel+rpl or +inv; +snat/+dnat free if this ct() does NAT) — one
+//     class for all seven, which a table splits only where it tells them
+//     apart — ct_zone its zone, and ct_label 0 or free;
 //   - NAT gives the addresses and ports it may rewrite fresh values;
 //   - ct() without a table changes nothing the rest of the actions see,
 //     except NAT's rewrite of the packet sent;
@@ -28,6 +29,28 @@ var ctStates = []of.CTFlag{
 	of.CTTrk | of.CTNew, of.CTTrk | of.CTNew | of.CTRel, of.CTTrk | of.CTEst, of.CTTrk | of.CTEst | of.CTRpl,
 	of.CTTrk | of.CTRel, of.CTTrk | of.CTRel | of.CTRpl, of.CTTrk | of.CTInv,
 }
+
+// The states are one class, not a fork per state: +trk, the five flags
+// new, est, rel, rpl, inv free less ctInvalid (the 25 combinations the
+// tracker never reports), snat and dnat free where the ct() NATs, the
+// rest 0. So a table that reads only +new (Output's commit) splits the
+// class there, and every table before it sees one class, not seven.
+// ctInvalid is a cover of the invalid combinations by cubes over those
+// five bits (a test checks it leaves exactly ctStates): each is a value
+// and mask of ct_state.
+var ctInvalid = []struct{ val, mask of.CTFlag }{
+	{of.CTNew | of.CTEst, of.CTNew | of.CTEst},
+	{of.CTNew | of.CTRpl, of.CTNew | of.CTRpl},
+	{of.CTNew | of.CTInv, of.CTNew | of.CTInv},
+	{of.CTEst | of.CTRel, of.CTEst | of.CTRel},
+	{of.CTEst | of.CTInv, of.CTEst | of.CTInv},
+	{of.CTRel | of.CTInv, of.CTRel | of.CTInv},
+	{of.CTRpl | of.CTInv, of.CTRpl | of.CTInv},
+	{0, of.CTNew | of.CTEst | of.CTRel | of.CTInv}, // none of them (with or without rpl)
+}
+
+// ctFlagBits are the flags the class leaves free.
+const ctFlagBits = of.CTNew | of.CTEst | of.CTRel | of.CTRpl | of.CTInv
 
 // recircDepth is the most ct() actions that need fresh values (with a
 // table, or with NAT) on one path through the tables, capped at maxRecirc
@@ -69,10 +92,10 @@ func recircDepth(fs []of.Flow) int {
 			break
 		}
 	}
-	m := 1
-	for _, v := range d {
-		if v+1 > m {
-			m = v + 1
+	m := 0 // the most a path can have: a ct() after the most before it
+	for _, e := range es {
+		if e.w == 1 && d[e.from]+1 > m {
+			m = d[e.from] + 1
 		}
 	}
 	if m > maxRecirc {
@@ -153,54 +176,46 @@ func dedupe(cs []markChoice) []markChoice {
 	return out
 }
 
-// ctHop is a recirculation on a path: the ct_state it assumed.
+// ctHop is a recirculation on a path (its ct_state is its block's).
 type ctHop struct {
-	flags of.CTFlag // fixed flags
-	blk   int       // the fresh block (snat/dnat bits are its variables)
+	blk   int // the fresh block: ct_state's bits are its variables
 	table uint8
-	nat   bool
 }
 
-// recirc runs the tracked copy of ct(table=T): one state per ct_state and
-// mark the tracker can report, each continuing in T.
+// recirc runs the tracked copy of ct(table=T): one class per mark the
+// tracker can report (every state in each), each continuing in T.
 func (r *runner) recirc(s *state, x *ctAct, sk sink) {
 	zone, known := uint16(x.a.Zone), true
 	if x.zoneN > 0 {
 		v, ok := s.value(x.zoneOff, x.zoneN)
 		zone, known = uint16(v), ok
 	}
-	for _, flags := range ctStates {
-		for _, mark := range r.p.marks.choices(zone, known) {
-			b := s.clone()
-			b.stack = nil
-			if b.rc >= r.p.l.k {
-				sk.leaf(b, leaf{kind: leafLoop, table: x.a.Table, why: "more conntrack recirculations than the verifier follows"})
-				return
-			}
-			b.rc++
-			if !r.p.track(b, x, flags, mark) {
-				continue
-			}
-			b.trail = &hop{prev: b.trail, ct: &ctHop{flags: flags, blk: b.rc, table: x.a.Table, nat: x.a.NAT != nil}}
-			r.table(b, x.a.Table, sk)
+	marks := r.p.marks.choices(zone, known)
+	if !r.p.l.tracked(of.FieldCTMark) {
+		marks = marks[:1] // no flow tells the marks apart
+	}
+	for _, mark := range marks {
+		b := s.clone()
+		b.stack = nil
+		if b.rc >= r.p.l.k {
+			sk.leaf(b, leaf{kind: leafLoop, table: x.a.Table, why: "more conntrack recirculations than the verifier follows"})
+			return
 		}
+		b.rc++
+		if !r.p.track(b, x, mark) {
+			continue
+		}
+		b.trail = &hop{prev: b.trail, ct: &ctHop{blk: b.rc, table: x.a.Table}}
+		r.table(b, x.a.Table, sk)
 	}
 }
 
 // track gives a state what the tracker reports; false if the mark choice
 // contradicts the class.
-func (p *pipeline) track(b *state, x *ctAct, flags of.CTFlag, mark markChoice) bool {
+func (p *pipeline) track(b *state, x *ctAct, mark markChoice) bool {
 	l := p.l
 	if l.tracked(of.FieldCTState) {
-		sp := l.span(of.FieldCTState)
-		b.m.freshen(sp.off, sp.width, l.freshVar(of.FieldCTState, b.rc, 0))
-		b.wroteRange(sp.off, sp.width)
-		for j := 0; j < sp.width; j++ {
-			nat := x.a.NAT != nil && (j == 6 || j == 7)
-			if !nat {
-				b.t.c.fix(l.freshVar(of.FieldCTState, b.rc, j), flags>>uint(j)&1 == 1)
-			}
-		}
+		p.trackState(b, x.a.NAT != nil)
 	}
 	if l.tracked(of.FieldCTZone) {
 		p.setZone(b, x)
@@ -225,6 +240,55 @@ func (p *pipeline) track(b *state, x *ctAct, flags of.CTFlag, mark markChoice) b
 		}
 	}
 	return true
+}
+
+// trackState gives ct_state fresh variables: +trk, the flags of some
+// state the tracker reports, snat and dnat free if nat, the rest 0.
+// Its bits above the eight flags are 0 (no fresh variables: ctFreshBits).
+func (p *pipeline) trackState(b *state, nat bool) {
+	l := p.l
+	sp := l.span(of.FieldCTState)
+	v0 := l.freshVar(of.FieldCTState, b.rc, 0)
+	b.m.freshen(sp.off, ctFreshBits, v0)
+	zero := p.newCond()
+	setRange(zero.mask, sp.off+ctFreshBits, sp.width-ctFreshBits)
+	b.m.set(zero.mask, zero.val)
+	b.wroteRange(sp.off, sp.width)
+	for j := 0; j < ctFreshBits; j++ {
+		f := of.CTFlag(1) << uint(j)
+		if f&ctFlagBits == 0 && !(nat && (f == of.CTSNAT || f == of.CTDNAT)) {
+			b.t.c.fix(v0+j, f == of.CTTrk)
+		}
+	}
+	b.t.subs = append(b.t.subs, p.invalidStates(b.rc)...)
+}
+
+// ctFreshBits are the bits of ct_state a recirculation gives variables
+// (its flags, trk to dnat); the tracker reports the others 0.
+const ctFreshBits = 8
+
+// invalidStates is ctInvalid as cubes over block blk's ct_state (made
+// once per block).
+func (p *pipeline) invalidStates(blk int) []cube {
+	if p.ctInv == nil {
+		p.ctInv = map[int][]cube{}
+	}
+	if cs, ok := p.ctInv[blk]; ok {
+		return cs
+	}
+	v0 := p.l.freshVar(of.FieldCTState, blk, 0)
+	var cs []cube
+	for _, inv := range ctInvalid {
+		q := newCube(p.l.wv)
+		for j := 0; j < 8; j++ {
+			if f := of.CTFlag(1) << uint(j); inv.mask&f != 0 {
+				q.fix(v0+j, inv.val&f != 0)
+			}
+		}
+		cs = append(cs, q)
+	}
+	p.ctInv[blk] = cs
+	return cs
 }
 
 // setZone writes the ct() zone into ct_zone.

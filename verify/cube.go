@@ -66,3 +66,17 @@ func (c cube) get(v int) (known, b bool) {
 	h := c.half()
 	return getBit(c[h:], v), getBit(c[:h], v)
 }
+
+// beyond is q without the variables c fixes (q itself if it has none).
+func (q cube) beyond(c cube) cube {
+	h := q.half()
+	if !anyAnd(q[h:], c[h:]) {
+		return q
+	}
+	out := q.clone()
+	for i := 0; i < h; i++ {
+		out[h+i] &^= c[h+i]
+		out[i] &^= c[h+i]
+	}
+	return out
+}

@@ -68,6 +68,7 @@ func (r *runner) table(s *state, id uint8, sk sink) {
 // gets what it matches and no earlier entry took. conj != 0 is the second
 // lookup of a conjunctive match (ordinary flows only, with conj_id=conj).
 func (r *runner) lookup(s *state, t *table, sk sink, conj uint32) {
+	r.b.step()
 	cands := t.idx.queryInto(r.getInts(), func(sp span) prefix { return statePrefix(s, sp) })
 	defer r.putInts(cands)
 	covered, coverPrio := false, 0
@@ -79,12 +80,15 @@ func (r *runner) lookup(s *state, t *table, sk sink, conj uint32) {
 		if conj != 0 && e.conj {
 			continue
 		}
-		v, q := s.translate(e.c, e.shared, r.p.l.wv)
+		v, q := s.translate(e.c, e.shared(r.p.l.wv), r.p.l.wv)
 		if v == never {
 			continue
 		}
 		if v == always && e.lowerShadow && !covered {
 			covered, coverPrio = true, int(e.prio)
+		}
+		if v == some && r.coveredBy(s, q) {
+			continue // what the flow matches the class has already subtracted
 		}
 		h := s.clone()
 		if v == some {
@@ -103,6 +107,23 @@ func (r *runner) lookup(s *state, t *table, sk sink, conj uint32) {
 	}
 }
 
+// coveredBy reports whether one of the class's subtracted cubes covers
+// its part meeting q: a quick look, before the class is copied for a flow
+// it has nothing left for (a tunnel packet from a VTEP's own block, in the
+// class of sources outside them).
+func (r *runner) coveredBy(s *state, q cube) bool {
+	if len(s.t.subs) == 0 && len(s.t.idx) == 0 {
+		return false
+	}
+	c := append(r.scratch[:0], s.t.c...)
+	r.scratch = c
+	if !c.and(q) {
+		return true
+	}
+	_, covered := term{c: c, subs: s.t.subs, idx: s.t.idx}.quick()
+	return covered
+}
+
 // getInts and putInts keep candidate lists for reuse (lookups nest).
 func (r *runner) getInts() []int {
 	if n := len(r.ints); n > 0 {
@@ -119,34 +140,54 @@ func (r *runner) putInts(b []int) { r.ints = append(r.ints, b[:0]) }
 // nothing is left for certain. It asks e's own shadow list or the earlier
 // candidates, whichever is shorter.
 func (r *runner) shadow(h *state, e *entry, t *table, before []int, nested bool) bool {
-	wv := r.p.l.wv
-	try := func(g *entry) bool {
-		if nested && g.conj {
-			return true
-		}
-		return h.exclude(g.c, g.shared, wv)
-	}
 	if len(e.shadows) <= len(before) {
-		for _, g := range e.shadows {
-			if !try(g) {
-				return false
-			}
-		}
-		return true
+		return r.shadowAll(h, e, nested)
 	}
 	for _, rk := range before {
-		if g := t.entries[rk]; takes(g, e) && !try(g) {
+		if g := t.entries[rk]; takes(g, e) && !r.shadowOne(h, g, nested) {
 			return false
 		}
 	}
 	return true
 }
 
+// shadowAll takes from h what every entry of e's shadow list takes. A
+// long list's largest group of one mask (a default flow under 10,000
+// node addresses) is taken as one indexed set where the class reads
+// those bits as they are (no constant or alias on them).
+func (r *runner) shadowAll(h *state, e *entry, nested bool) bool {
+	list := e.shadows
+	if !nested && len(list) > maxShadowList {
+		g := r.p.groupOf(e)
+		if x := g.indexFor(h.m, r.p.l.wv); x != nil {
+			if x.size() > 0 {
+				h.t.idx = append(h.t.idx, x)
+			}
+			list = g.rest
+		}
+	}
+	for _, g := range list {
+		if !r.shadowOne(h, g, nested) {
+			return false
+		}
+	}
+	return true
+}
+
+// shadowOne takes from h what g matches (a conjunction takes nothing in
+// a conjunction's second lookup).
+func (r *runner) shadowOne(h *state, g *entry, nested bool) bool {
+	if nested && g.conj {
+		return true
+	}
+	return h.exclude(g.c, g.shared(r.p.l.wv), r.p.l.wv)
+}
+
 // miss reports what no entry of the table matches: a black hole.
 func (r *runner) miss(s *state, t *table, cands []int, sk sink) {
 	m := s.clone()
 	for _, rk := range cands {
-		if e := t.entries[rk]; e.lowerShadow && !m.exclude(e.c, e.shared, r.p.l.wv) {
+		if e := t.entries[rk]; e.lowerShadow && !m.exclude(e.c, e.shared(r.p.l.wv), r.p.l.wv) {
 			return
 		}
 	}
@@ -159,8 +200,8 @@ func (r *runner) miss(s *state, t *table, cands []int, sk sink) {
 func (r *runner) exec(s *state, e *entry, sk sink) {
 	s.trail = &hop{prev: s.trail, e: e}
 	switch {
-	case e.unmodelled != "":
-		sk.leaf(s, leaf{kind: leafUnmodelled, e: e, table: e.tab.id, why: e.unmodelled})
+	case e.unmodelled() != "":
+		sk.leaf(s, leaf{kind: leafUnmodelled, e: e, table: e.tab.id, why: e.unmodelled()})
 	case e.conj:
 		r.conjLookup(s, e, sk)
 	default:
@@ -198,8 +239,10 @@ func (r *runner) run(s *state, e *entry, i int, sk sink) {
 		a := &e.acts[i]
 		switch a.kind {
 		case of.KindSetField:
-			s.m.set(a.c.mask, a.c.val)
-			s.wrote(a.c.mask)
+			s.m.setSparse(a.set)
+			for _, wb := range a.set {
+				s.wr[wb.i] |= wb.mask
+			}
 		case of.KindMove:
 			s.m.move(a.dst, a.src, a.n)
 			s.wroteRange(a.dst, a.n)

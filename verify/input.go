@@ -115,14 +115,15 @@ func (in *Input) validate() error {
 
 // policy answers who may reach whom.
 type policy struct {
-	in      *Input
-	byName  map[string]*Domain
-	byVNI   map[uint32]*Domain
-	byVLAN  map[uint16]*Domain
-	ports   map[uint32]*Port
-	vteps   map[netip.Addr]*Remote
-	ranges  []Range // most specific first
-	ofports []uint32
+	in       *Input
+	byName   map[string]*Domain
+	byVNI    map[uint32]*Domain
+	byVLAN   map[uint16]*Domain
+	ports    map[uint32]*Port
+	vteps    map[netip.Addr]*Remote
+	ranges   []Range // most specific first
+	ofports  []uint32
+	describe map[uint32]string // each port as reports name it
 }
 
 func newPolicy(in *Input) *policy {
@@ -135,9 +136,11 @@ func newPolicy(in *Input) *policy {
 			p.byVLAN[d.VLAN] = d
 		}
 	}
+	p.describe = map[uint32]string{}
 	for i := range in.Ports {
 		p.ports[in.Ports[i].OFPort] = &in.Ports[i]
 		p.ofports = append(p.ofports, in.Ports[i].OFPort)
+		p.describe[in.Ports[i].OFPort] = describePort(&in.Ports[i])
 	}
 	for i := range in.Remotes {
 		p.vteps[in.Remotes[i].VTEP] = &in.Remotes[i]

@@ -89,7 +89,7 @@ func (j *judge) emit(ctx *context, s *state, port uint32) []finding {
 	if p == nil {
 		return []finding{j.plain(BlackHole, fmt.Sprintf("sent to ofport %d, which the node does not have", port))}
 	}
-	to := describePort(p)
+	to := j.in.describe[port]
 	if ctx.kind == ctxSpoof {
 		return []finding{{kind: Spoof, to: to, toKind: p.Kind, extra: j.p.universe(), detail: "a packet with " + ctx.why + " gets through"}}
 	}

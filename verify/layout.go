@@ -55,8 +55,9 @@ func storage(id of.FieldID) of.FieldID {
 	return id
 }
 
-// newLayout tracks every field in use plus extra, with k fresh blocks.
-func newLayout(use fieldSet, k int) *layout {
+// newLayout tracks every field in use, with k fresh blocks (of the ct
+// fields in use, and of the fields NAT may rewrite if some ct() NATs).
+func newLayout(use fieldSet, k int, nat bool) *layout {
 	l := &layout{k: k}
 	for id := 1; id < maxField; id++ {
 		fid := of.FieldID(id)
@@ -68,11 +69,19 @@ func newLayout(use fieldSet, k int) *layout {
 	}
 	l.w = words(l.n)
 	if k > 0 {
-		for _, id := range append(append([]of.FieldID(nil), ctFields...), natFields...) {
+		fresh := append([]of.FieldID(nil), ctFields...)
+		if nat {
+			fresh = append(fresh, natFields...)
+		}
+		for _, id := range fresh {
 			if l.tracked(id) && (id != of.FieldCTZone) {
 				l.fpos[id] = l.f
 				l.fresh = append(l.fresh, id)
-				l.f += l.pos[id].width
+				if id == of.FieldCTState {
+					l.f += ctFreshBits
+				} else {
+					l.f += l.pos[id].width
+				}
 			}
 		}
 	}

@@ -2,25 +2,28 @@ package verify
 
 import (
 	"encoding/binary"
-	"sort"
+	"hash/maphash"
 )
 
 // Memoization. What a table does to a class depends only on the header
 // bits it and the tables after it read (table.reads): two classes that
-// agree there — the same constants, the same variables with the same
-// constraints — take the same paths with the same conditions on those
-// variables. The first such class is followed with its other variables
-// left free (relaxed) and what happens is recorded relative to it; every
-// class with the same key reuses the record. Sound and exact when the
-// class is separable: each subtracted cube constrains either only read
-// variables or none (otherwise the class is followed itself).
+// agree there take the same paths with the same conditions on those bits.
+// The first such class is followed with its other variables left free
+// (relaxed) and what happens is recorded relative to it; every class with
+// the same key reuses the record. Sound and exact when the class is
+// separable: its projection onto the read variables is what the key
+// holds (key.go says how keys are made canonical, and when a class is
+// followed itself instead).
 //
-// A key is recorded the second time it is met (see viaMemo).
+// A key is recorded the second time it is met, or at once where that
+// pays (see viaMemo); an entry with thousands of records keeps them lazy
+// (lazy.go).
 //
 // This is what makes a node with 200 pods and 10,000 remote nodes cheap:
-// the pods of one domain reach Forward with equal keys (their own MAC and
-// address are not read there), and so do the tunnel's classes of 10,000
-// VTEPs in TunnelVNI.
+// the pods of one domain reach Conntrack with equal keys (their own MAC,
+// address and in_port are not read, or not told apart, after it), every
+// conntrack state is one class until Output tells +new apart, and the
+// tunnel's classes of 10,000 VTEPs meet again in Conntrack.
 
 // memoEntry is what one table does to a relaxed class.
 type memoEntry struct {
@@ -30,6 +33,13 @@ type memoEntry struct {
 	vr   []uint64 // the variables the key covers
 	sums map[string]*summary
 	refs bool // some record reuses another entry
+	// A lazy entry (lazy.go) keeps, instead of recs, the class it was
+	// recorded from (base, at table tab) and its records' segments.
+	n     int
+	base  *state
+	tab   *table
+	segs  []segment
+	loops bool // a light recording met a loop
 }
 
 // smallEntry: an entry of this few leaves (and no reuse in it) is cheaper
@@ -37,7 +47,15 @@ type memoEntry struct {
 // many classes share it: the Output table's two leaves seldom are).
 const smallEntry = 4
 
-func (me *memoEntry) small() bool { return !me.refs && len(me.recs) <= smallEntry }
+func (me *memoEntry) small() bool { return !me.refs && me.count() <= smallEntry }
+
+// count is how many records the entry has.
+func (me *memoEntry) count() int {
+	if me.segs != nil {
+		return me.n
+	}
+	return len(me.recs)
+}
 
 // record is one thing the relaxed class did: a leaf, or the reuse of
 // another entry (child), with the state at that point relative to the
@@ -53,171 +71,183 @@ type record struct {
 	rc    int
 }
 
-// recorder is the sink that records into an entry.
-type recorder struct{ me *memoEntry }
+// recorder is the sink that records into an entry. A light one (a wide
+// entry's, lazy.go) keeps only each record's segment; a forcing one
+// records every child entry it meets (see viaMemo).
+type recorder struct {
+	me           *memoEntry
+	light, force bool
+	again        bool      // a lazy entry's records computed again: record no child
+	sum          *streamed // light: the summary to add each record to
+}
+
+// forcing reports whether sk records every child it meets.
+func forcing(sk sink) bool { rc, ok := sk.(recorder); return ok && rc.force }
+
+// again reports whether sk computes records again (step).
+func again(sk sink) bool { rc, ok := sk.(recorder); return ok && rc.again }
 
 // leaf records a leaf. A packet sent, or a register's unknown port, goes
 // on with the rest of the actions, so its state is copied; every other
 // leaf ends its path and the record takes the state as it is.
 func (rc recorder) leaf(s *state, l leaf) {
+	if rc.light && l.kind == leafLoop {
+		rc.me.loops = true
+	}
 	if l.kind == leafEmit || l.kind == leafMiss {
+		if rc.light && rc.sum == nil && firstEntry(s.trail) != nil {
+			rc.me.add(firstEntry(s.trail), nil)
+			return
+		}
 		s = s.clone()
 	}
-	rc.me.recs = append(rc.me.recs, snapshot(s, l, nil))
+	rec := snapshot(s, l, nil)
+	if rc.light {
+		rc.sum.add(rec)
+		if rc.me.counted(s) {
+			return
+		}
+	}
+	rc.keep(rec)
 }
 
 // reuse records the reuse of another entry; the path ends here, so the
 // record takes the state.
 func (rc recorder) reuse(s *state, me *memoEntry) {
 	rc.me.refs = true
-	rc.me.recs = append(rc.me.recs, snapshot(s, leaf{}, me))
+	rec := snapshot(s, leaf{}, me)
+	if rc.light {
+		rc.sum.add(rec)
+		if rc.me.counted(s) {
+			return
+		}
+	}
+	rc.keep(rec)
+}
+
+// keep keeps a record: in the list, or (light) in a segment of its own.
+func (rc recorder) keep(rec record) {
+	if rc.light {
+		rc.me.add(nil, []record{rec})
+		return
+	}
+	rc.me.recs = append(rc.me.recs, rec)
 }
 
 func snapshot(s *state, l leaf, child *memoEntry) record {
 	return record{lf: l, child: child, m: s.m, wr: s.wr, t: s.t, trail: s.trail, outs: s.outs, rc: s.rc}
 }
 
-// key is the class's key at table t, the variables it covers, and
-// whether the class is separable.
-func (r *runner) key(s *state, t *table) ([]byte, []uint64, bool) {
-	vr := r.kvars
-	for i := range vr {
-		vr[i] = 0
-	}
-	b := append(r.buf[:0], t.id, byte(s.rc))
-	if !s.m.aliased(t.reads) {
-		b = append(b, 'i')
-		for i, rd := range t.reads {
-			vr[i] = rd &^ s.m.cm[i]
-			b = appendWords(b, rd&s.m.cm[i], rd&s.m.cm[i]&s.m.cv[i])
-		}
-	} else {
-		b = append(b, 'a')
-		eachBit(t.reads, func(bit int) bool {
-			d := s.m.desc(bit)
-			if d.konst {
-				b = binary.AppendVarint(b, int64(-1-boolInt(d.val)))
-			} else {
-				setBit(vr, d.v, true)
-				b = binary.AppendVarint(binary.AppendVarint(b, int64(bit)), int64(d.v))
-			}
-			return true
-		})
-	}
-	c := s.t.c
-	for i := range vr {
-		b = appendWords(b, c.mask()[i]&vr[i], c.val()[i]&vr[i])
-	}
-	b, ok := r.keySubs(b, s, vr)
-	r.buf = b
-	return b, vr, ok
+// wide reports whether the class may meet r.lazyMin flows of t or more.
+func (r *runner) wide(s *state, t *table) bool {
+	cands := t.idx.queryInto(r.getInts(), func(sp span) prefix { return statePrefix(s, sp) })
+	defer r.putInts(cands)
+	return len(cands) >= r.lazyMin
 }
 
-// keySubs appends the subtracted cubes over read variables (sorted:
-// their order does not matter); false if one mixes read and other variables.
-func (r *runner) keySubs(b []byte, s *state, vr []uint64) ([]byte, bool) {
-	var in []cube
-	for _, q := range s.t.subs {
-		switch mixes(q.mask(), vr) {
-		case mixed:
-			return b, false
-		case inside:
-			in = append(in, q)
-		}
-	}
-	sort.Slice(in, func(i, j int) bool { return cubeLess(in[i], in[j]) })
-	for _, q := range in {
-		b = appendWords(append(b, '|'), q...)
-	}
-	for _, x := range s.t.idx {
-		switch mixes(x.care, vr) {
-		case mixed:
-			return b, false
-		case inside:
-			b = binary.AppendUvarint(append(b, '#'), uint64(r.idxID(x)))
-		}
-	}
-	return b, true
-}
-
-// cubeLess is an order of cubes (for canonical keys).
-func cubeLess(a, b cube) bool {
-	for i := range a {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return false
-}
-
-type side uint8
-
-const (
-	outside side = iota
-	inside
-	mixed
-)
-
-// mixes says where a care mask lies against the read variables.
-func mixes(care, vr []uint64) side {
-	in, out := false, false
-	for i := range care {
-		in = in || care[i]&vr[i] != 0
-		out = out || care[i]&^vr[i] != 0
-	}
-	switch {
-	case in && out:
-		return mixed
-	case in:
-		return inside
-	}
-	return outside
-}
-
-// relax is the class with only what the key covers: the read variables'
-// constraints and the subtracted cubes over them; nothing written yet.
-func relax(s *state, vr []uint64) *state {
-	c := newCube(len(vr))
-	for i := range vr {
-		c.mask()[i] = s.t.c.mask()[i] & vr[i]
-		c.val()[i] = s.t.c.val()[i] & vr[i]
-	}
-	t := term{c: c}
-	for _, q := range s.t.subs {
-		if mixes(q.mask(), vr) == inside {
-			t.subs = append(t.subs, q)
-		}
-	}
-	for _, x := range s.t.idx {
-		if mixes(x.care, vr) == inside {
-			t.idx = append(t.idx, x)
-		}
-	}
-	return &state{m: s.m.clone(), t: t, wr: make([]uint64, len(s.wr)), rc: s.rc}
-}
+// keyHash is a key's hash.
+func (r *runner) keyHash(k []byte) uint64 { return maphash.Bytes(r.seed, k) }
 
 // viaMemo follows the class through table t by way of the memo.
+//
+// A key seen once is followed directly: most (a pod's classes before
+// Forward, each start, a VTEP's in TunnelVNI) are never seen again, and
+// recording them would only cost memory. (Only a hash of the key is kept:
+// a collision costs an entry recorded early, nothing else.) Two
+// exceptions record it at once: inside a forcing recording (what the
+// class does would be recorded in the parent's entry, once per class the
+// parent's records lead here), and where the class meets so many flows
+// that following it twice would cost more than the entry, which is then
+// lazy (lazy.go) — but for a source's start, which no other class has.
 func (r *runner) viaMemo(s *state, t *table, k []byte, vr []uint64, sk sink) {
 	me := r.memo[string(k)]
 	switch {
-	case me == nil && !r.seen[string(k)]:
-		// A key seen once is followed directly: most (a pod's classes
-		// before Forward, each start) are never seen again, and recording
-		// them would only cost memory.
-		r.seen[string(k)] = true
-		r.lookup(s, t, sk, 0)
-		return
 	case me == nil:
-		me = &memoEntry{id: len(r.memo), busy: true, vr: append([]uint64(nil), vr...)}
+		if again(sk) { // as the recording did, or as a child since recorded would
+			r.lookup(s, t, sk, 0)
+			return
+		}
+		wide := s.trail != nil && r.wide(s, t) // a source's start is its own
+		if h := r.keyHash(k); !r.seen[h] && !forcing(sk) && !wide {
+			r.seen[h] = true // a collision costs an entry recorded early, nothing else
+			r.lookup(s, t, sk, 0)
+			return
+		}
+		me = &memoEntry{id: len(r.memo), vr: append([]uint64(nil), vr...)}
 		r.memo[string(k)] = me
 		r.computed++
-		r.lookup(relax(s, me.vr), t, recorder{me}, 0)
-		me.busy = false
+		base := r.relax(s, t, me.vr)
+		if ev, judging := sk.(evaluator); wide && judging {
+			r.recordJudging(me, base, t, ev.ctx, s)
+		} else {
+			r.record(me, base, t, nil, wide, !wide)
+		}
 	case me.busy:
 		sk.leaf(s, leaf{kind: leafLoop, table: t.id, why: "a recirculation or resubmit comes back to this table with the same class"})
 		return
 	}
 	sk.reuse(s, me)
+}
+
+// record records what table t does to the relaxed class base into me:
+// lightly (then the children follow their own rule), or in full, with
+// every child recorded if force. A light recording that meets a loop is
+// done again in full: a loop depends on what is being recorded at the
+// time. A full one of many records is made lazy.
+func (r *runner) record(me *memoEntry, base *state, t *table, sum *streamed, light, force bool) {
+	me.busy = true
+	defer func() { me.busy = false }()
+	if light {
+		me.base, me.tab = base, t
+		r.lookup(base, t, recorder{me: me, light: true, sum: sum}, 0)
+		if !me.loops {
+			return
+		}
+		me.recs, me.segs, me.n, me.base, me.refs = nil, nil, 0, nil, false
+		if sum != nil {
+			sum.ok = false
+		}
+	}
+	r.lookup(base, t, recorder{me: me, force: force}, 0)
+	if force {
+		me.lazify(base, t, r.lazyMin)
+	}
+}
+
+// streamed is the summary of a lightly recorded entry for the class that
+// made it record, built record by record as they come (summaryOf would
+// compute them all again at once).
+type streamed struct {
+	r   *runner
+	ctx *context
+	s   *state
+	sum *summary
+	ok  bool
+}
+
+func (st *streamed) add(rec record) {
+	if st != nil && st.ok {
+		st.ok = st.r.summarize(st.ctx, st.s, &rec, st.sum, nil)
+	}
+}
+
+// recordJudging records a wide entry lightly for class s of ctx, and
+// keeps s's summary of it, made as the records came.
+func (r *runner) recordJudging(me *memoEntry, base *state, t *table, ctx *context, s *state) {
+	sig, ok := r.sig.destSig(s, ctx.policy)
+	if !ok {
+		r.record(me, base, t, nil, true, false)
+		return
+	}
+	key := string(sig)
+	st := &streamed{r: r, ctx: ctx, s: s, sum: &summary{}, ok: true}
+	r.record(me, base, t, st, true, false)
+	if st.ok && !me.small() {
+		if me.sums == nil {
+			me.sums = map[string]*summary{}
+		}
+		me.sums[key] = st.sum
+	}
 }
 
 // compose is s followed by what a record says happened after it. The

@@ -117,20 +117,16 @@ func (sw *aSwitch) inject(t *testing.T, remove, add []of.Flow) {
 	}
 }
 
-// replay traces a violation's witness (with the ct_state it names, through
-// --ct-next) and requires the path the verifier gave: the same flows
-// (table, priority, cookie), in order. ofproto/trace does not run the
-// connection tracker, so a path that reads a committed ct_mark cannot be
-// replayed: replay says so and traces nothing.
+// replay traces a violation's witness and requires the path the verifier
+// gave: the same flows (table, priority, cookie), in order, each
+// recirculation in the ct_state the witness names (--ct-next). A witness
+// that needs a connection committed with a ct_mark cannot be replayed:
+// ofproto/trace runs no tracker (it says so, and is skipped).
 func (sw *aSwitch) replay(t *testing.T, v verify.Violation) string {
 	t.Helper()
-	var want, got []string
-	for _, h := range v.Path {
-		if strings.Contains(h.Flow, "ct_mark=") {
-			return "not replayable (needs a committed ct_mark)"
-		}
-		if !h.Clause && h.Conntrack == "" {
-			want = append(want, fmt.Sprintf("%d/%d/%#x", h.Table, h.Priority, h.Cookie))
+	for _, m := range v.Witness.CTMark {
+		if m != 0 {
+			return fmt.Sprintf("not replayable: needs a connection committed with ct_mark %#x", m)
 		}
 	}
 	args := []string{"ofproto/trace", "br-int", v.Witness.String()}
@@ -143,16 +139,22 @@ func (sw *aSwitch) replay(t *testing.T, v verify.Violation) string {
 	}
 	tr, err := ovs.ParseTrace(out)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("trace %s: %v", v.Witness, err)
+	}
+	var want, got []string
+	for _, h := range v.Path {
+		if !h.Clause && h.Conntrack == "" {
+			want = append(want, fmt.Sprintf("%d/%d/%#x", h.Table, h.Priority, h.Cookie))
+		}
 	}
 	for _, s := range tr.Steps {
 		got = append(got, fmt.Sprintf("%d/%d/%#x", s.Table, s.Priority, uint64(s.Cookie)))
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("%s\n  ofproto/trace of %s took %v\n  the verifier says     %v\n%s", v, v.Witness, got, want, tr.Raw)
+		t.Errorf("%s\n  ofproto/trace of %s --ct-next %v took %v\n  the verifier says     %v\n%s", v, v.Witness, v.Witness.CTNext, got, want, out)
 	}
 	if len(got) == 0 {
-		t.Errorf("ofproto/trace of %s shows no step:\n%s", v.Witness, tr.Raw)
+		t.Errorf("ofproto/trace of %s shows no step:\n%s", v.Witness, out)
 	}
 	return tr.DatapathActions
 }

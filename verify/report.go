@@ -17,14 +17,22 @@ type Report struct {
 	Flows      int
 	Violations []Violation
 	Notes      []string // approximations and ambiguities: not violations
+	// Budget is the limit the verification ran out of ("": none; then
+	// the report is of the whole node). Past it, Violations are those
+	// found so far, and nothing is proven.
+	Budget string
 }
 
-// Proven reports whether nothing was found.
-func (r Report) Proven() bool { return len(r.Violations) == 0 }
+// Proven reports whether nothing was found, everywhere.
+func (r Report) Proven() bool { return len(r.Violations) == 0 && r.Budget == "" }
 
 // Summary is the report in one line.
 func (r Report) Summary() string {
-	if r.Proven() {
+	switch {
+	case r.Budget != "":
+		return fmt.Sprintf("isolation not proven: budget exceeded (%s); %d sources, %d header classes and %d violations so far",
+			r.Budget, r.Sources, r.Classes, len(r.Violations))
+	case r.Proven():
 		return fmt.Sprintf("isolation proven: %d sources, %d header classes, 0 violations", r.Sources, r.Classes)
 	}
 	return fmt.Sprintf("isolation NOT proven: %d sources, %d header classes, %d violations", r.Sources, r.Classes, len(r.Violations))
@@ -99,6 +107,12 @@ func leakKey(f finding) string {
 	return ""
 }
 
+// count counts n more classes followed to their end (against the budget).
+func (c *collector) count(n int) {
+	c.classes += n
+	c.r.b.counted(c.classes)
+}
+
 // add records n classes of ctx that show f; s is the class (f.extra narrows it).
 func (c *collector) add(ctx *context, f finding, s *state, n int) {
 	k := f.key(ctx)
@@ -139,7 +153,7 @@ func (l *layout) hops(path []*hop, pt cubeReader) []Hop {
 		case h.ct != nil:
 			out = append(out, Hop{Table: h.ct.table, TableName: flows.Table(h.ct.table).String(), Conntrack: l.ctStateOf(h.ct, pt)})
 		case h.e.conj:
-			for _, f := range h.e.clauses {
+			for _, f := range h.e.clauses() {
 				out = append(out, flowHop(f, true))
 			}
 		default:

@@ -216,12 +216,7 @@ func (sb *sources) vtepIndex(extra func(*Remote) [][]of.Match) *subIndex {
 			cubes = append(cubes, sb.p.sharedCube(c))
 		}
 	}
-	sp := sb.p.l.span(of.FieldTunSrc)
-	key := make([]int, sp.width)
-	for i := range key {
-		key[i] = sp.off + i
-	}
-	return newSubIndex(key, cubes, sb.p.l.wv)
+	return newSubIndex(sb.p.l.span(of.FieldTunSrc), cubes, sb.p.l.wv)
 }
 
 // uplinkContexts: each VLAN domain's tag, and frames with any other tag

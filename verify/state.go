@@ -1,5 +1,7 @@
 package verify
 
+import "math/bits"
+
 // A state is a class of packets at one point of the pipeline: the current
 // header as a mapping onto variables, the set of variable values (the
 // class: a term over ingress header bits and conntrack's fresh values),
@@ -40,9 +42,19 @@ type frame struct {
 	i int
 }
 
+// clone is a copy of s, in one allocation but the struct; subtracted
+// cubes, indexes and aliases are shared (appends to a copy reallocate).
 func (s *state) clone() *state {
-	return &state{m: s.m.clone(), t: s.t.clone(), wr: append([]uint64(nil), s.wr...), rc: s.rc, outs: s.outs,
-		trail: s.trail, stack: append([]frame(nil), s.stack...)}
+	w, h := len(s.m.cm), len(s.t.c)
+	b := make([]uint64, 3*w+h)
+	copy(b, s.m.cm)
+	copy(b[w:], s.m.cv)
+	copy(b[2*w:], s.wr)
+	copy(b[3*w:], s.t.c)
+	return &state{
+		m:  mapping{cm: b[:w:w], cv: b[w : 2*w : 2*w], al: s.m.al[:len(s.m.al):len(s.m.al)]},
+		t:  term{c: cube(b[3*w:]), subs: s.t.subs[:len(s.t.subs):len(s.t.subs)], idx: s.t.idx[:len(s.t.idx):len(s.t.idx)]},
+		wr: b[2*w : 3*w : 3*w], rc: s.rc, outs: s.outs, trail: s.trail, stack: append([]frame(nil), s.stack...)}
 }
 
 // wrote records that header bits changed.
@@ -105,7 +117,11 @@ func (s *state) translate(c cond, shared cube, wv int) (verdict, cube) {
 	return s.narrow(q)
 }
 
-// narrow judges a condition cube against the class's cube.
+// narrow judges a condition cube against the class's cube. The cube of
+// some is q less the variables the class fixes already (to the values q
+// asks: they overlap), so a constraint never repeats what the class
+// knows: subtracted cubes then never touch a fixed variable, which the
+// memo's keys rely on (abstracted fields, memo.go).
 func (s *state) narrow(q cube) (verdict, cube) {
 	switch {
 	case !s.t.c.overlaps(q):
@@ -113,7 +129,7 @@ func (s *state) narrow(q cube) (verdict, cube) {
 	case s.t.c.within(q):
 		return always, nil
 	}
-	return some, q
+	return some, q.beyond(s.t.c)
 }
 
 // meet narrows the state to the packets meeting c; false if none do (the
@@ -138,6 +154,35 @@ func (s *state) exclude(c cond, shared cube, wv int) bool {
 		s.t.subs = append(s.t.subs, q)
 	}
 	return true
+}
+
+// valueUnder is the bits under mask of the field at off (at most 64
+// bits) when the class fixes all of them (the others read as 0).
+func (s *state) valueUnder(off int, mask uint64) (uint64, bool) {
+	if sp := (span{off: off, width: 64 - bits.LeadingZeros64(mask)}); sp.width > 0 && !s.m.aliasedRange(off, sp.width) {
+		cm, cv := bitsAt(s.m.cm, sp), bitsAt(s.m.cv, sp)
+		if (cm|bitsAt(s.t.c.mask(), sp))&mask != mask {
+			return 0, false
+		}
+		return (cm&cv | ^cm&bitsAt(s.t.c.val(), sp)) & mask, true
+	}
+	var x uint64
+	for m := mask; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		d := s.m.desc(off + i)
+		b := d.val
+		if !d.konst {
+			known, val := s.t.c.get(d.v)
+			if !known {
+				return 0, false
+			}
+			b = val
+		}
+		if b {
+			x |= 1 << uint(i)
+		}
+	}
+	return x, true
 }
 
 // value is bits off..off+n-1 (n <= 64) when the class fixes all of them.

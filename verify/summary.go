@@ -72,7 +72,7 @@ func (r *runner) apply(ctx *context, s *state, me *memoEntry, col *collector) {
 		r.replay(ctx, s, me, col)
 		return
 	}
-	col.classes += sum.classes
+	col.count(sum.classes)
 	in, _ := r.j.inPort(s)
 	for _, k := range sum.keys {
 		g := sum.groups[k]
@@ -94,21 +94,25 @@ func (r *runner) apply(ctx *context, s *state, me *memoEntry, col *collector) {
 
 // replay judges a class leaf by leaf (when no summary fits it).
 func (r *runner) replay(ctx *context, s *state, me *memoEntry, col *collector) {
+	r.materialize(me)
 	for i := range me.recs {
 		rec := &me.recs[i]
-		c := compose(s, rec)
-		if rec.child != nil {
-			r.apply(ctx, c, rec.child, col)
-			continue
+		switch {
+		case rec.child != nil:
+			r.apply(ctx, compose(s, rec), rec.child, col)
+		case rec.lf.kind == leafEnd: // nothing sent, nothing to judge
+			col.count(1)
+		default:
+			r.judgeLeaf(ctx, compose(s, rec), rec.lf, col)
 		}
-		r.judgeLeaf(ctx, c, rec.lf, col)
 	}
 }
 
 // judgeLeaf judges one leaf of a whole class into the report.
 func (r *runner) judgeLeaf(ctx *context, s *state, l leaf, col *collector) {
+	r.b.step()
 	if l.ends() {
-		col.classes++
+		col.count(1)
 	}
 	in, _ := r.j.inPort(s)
 	for _, f := range r.j.leaf(ctx, s, l) {
@@ -155,12 +159,7 @@ func (r *runner) childSummary(ctx *context, s *state, rec *record) *summary {
 
 // summarizeAll adds every record of me, after the chain pre, to sum.
 func (r *runner) summarizeAll(ctx *context, s *state, me *memoEntry, sum *summary, pre chain) bool {
-	for i := range me.recs {
-		if !r.summarize(ctx, s, &me.recs[i], sum, pre) {
-			return false
-		}
-	}
-	return true
+	return r.each(me, func(rec *record) bool { return r.summarize(ctx, s, rec, sum, pre) })
 }
 
 // summarize adds one record, after the chain pre, to a summary; false if
@@ -198,6 +197,9 @@ func (r *runner) summarize(ctx *context, s *state, rec *record, sum *summary, pr
 		sum.inports = append(sum.inports, at)
 		return true
 	}
+	if rec.lf.kind == leafEnd {
+		return true // the actions end: nothing sent, nothing to judge
+	}
 	c := compose(s, rec)
 	for _, f := range r.j.leaf(ctx, c, rec.lf) {
 		sum.group(f.key(ctx)).add(at, f, 1, nil)
@@ -219,12 +221,12 @@ var destFields = []of.FieldID{of.FieldEthType, of.FieldVLANTCI, of.FieldTunID, o
 
 // destSig is how a class's destination fields read (constants, variables
 // and their constraints); false if a subtracted cube ties them to other
-// variables (the class is then judged leaf by leaf).
+// variables (the class is then judged leaf by leaf). Subtracted cubes
+// count as the class makes them: without what it fixes, and not at all
+// if they take nothing from it.
 func (g *sigs) destSig(s *state, policy string) ([]byte, bool) {
 	vars := g.vars
-	for i := range vars {
-		vars[i] = 0
-	}
+	clear(vars)
 	b := append(g.buf[:0], policy...)
 	if !s.m.aliased(g.destMask) {
 		b = append(b, 'i')
@@ -246,28 +248,64 @@ func (g *sigs) destSig(s *state, policy string) ([]byte, bool) {
 		})
 	}
 	c := s.t.c
+	b, ok := g.destSubs(b, c.mask(), c.val(), [][]cube{s.t.subs}, [][]*subIndex{s.t.idx})
+	g.buf = b
+	return b, ok
+}
+
+// destSubs appends the cube's constraints on g.vars and the subtracted
+// cubes over them, as the cube (mask, val) makes them; false if one ties
+// them to other variables, or an index touches them.
+func (g *sigs) destSubs(b []byte, mask, val []uint64, subs [][]cube, idx [][]*subIndex) ([]byte, bool) {
+	vars := g.vars
 	for i := range vars {
-		b = appendWords(b, c.mask()[i]&vars[i], c.val()[i]&vars[i])
+		b = appendWords(b, mask[i]&vars[i], val[i]&vars[i])
 	}
-	var enc []string
-	for _, q := range s.t.subs {
-		switch mixes(q.mask(), vars) {
-		case mixed:
-			return nil, false
-		case inside:
-			enc = append(enc, string(appendWords(nil, q...)))
-		}
-	}
-	for _, x := range s.t.idx {
-		if mixes(x.care, vars) != outside {
-			return nil, false
+	enc := g.enc[:0]
+	for _, list := range subs {
+		for _, q := range list {
+			h := q.half()
+			in, out := false, false
+			for i := 0; i < h; i++ {
+				if (q[i]^val[i])&q[h+i]&mask[i] != 0 {
+					in, out = false, false // takes nothing from the class
+					break
+				}
+				m := q[h+i] &^ mask[i]
+				in = in || m&vars[i] != 0
+				out = out || m&^vars[i] != 0
+			}
+			switch {
+			case in && out:
+				return b, false
+			case in:
+				e := make([]byte, 0, 16*h)
+				for i := 0; i < h; i++ {
+					m := q[h+i] &^ mask[i]
+					e = appendWords(e, q[i]&m)
+				}
+				for i := 0; i < h; i++ {
+					e = appendWords(e, q[h+i]&^mask[i])
+				}
+				enc = append(enc, string(e))
+			}
 		}
 	}
 	sort.Strings(enc)
 	for _, e := range enc {
 		b = append(append(b, '|'), e...)
 	}
-	g.buf = b
+	for _, list := range idx {
+		for _, x := range list {
+			switch mixes(x.care, vars) {
+			case mixed:
+				return b, false
+			case inside: // an index is a fixed set of cubes: its name says which
+				b = binary.AppendUvarint(append(b, '#'), uint64(g.idxID(x)))
+			}
+		}
+	}
+	g.enc = enc[:0]
 	return b, true
 }
 
@@ -279,9 +317,7 @@ func (g *sigs) destSigAfter(s *state, rec *record, policy string) ([]byte, bool)
 		return nil, false
 	}
 	vars := g.vars
-	for i := range vars {
-		vars[i] = 0
-	}
+	clear(vars)
 	b := append(append(g.buf[:0], policy...), 'i')
 	for i, d := range g.destMask {
 		wr := rec.wr[i]
@@ -291,34 +327,13 @@ func (g *sigs) destSigAfter(s *state, rec *record, policy string) ([]byte, bool)
 		b = appendWords(b, d&cm, d&cm&cv)
 	}
 	sc, rc := s.t.c, rec.t.c
-	for i := range vars {
-		m := sc.mask()[i] | rc.mask()[i]
-		b = appendWords(b, m&vars[i], (sc.val()[i]|rc.val()[i])&vars[i])
+	for i := range g.cmask {
+		g.cmask[i] = sc.mask()[i] | rc.mask()[i]
+		g.cval[i] = sc.val()[i] | rc.val()[i]
 	}
-	var enc []string
-	for _, subs := range [][]cube{s.t.subs, rec.t.subs} {
-		for _, q := range subs {
-			switch mixes(q.mask(), vars) {
-			case mixed:
-				return nil, false
-			case inside:
-				enc = append(enc, string(appendWords(nil, q...)))
-			}
-		}
-	}
-	for _, idx := range [][]*subIndex{s.t.idx, rec.t.idx} {
-		for _, x := range idx {
-			if mixes(x.care, vars) != outside {
-				return nil, false
-			}
-		}
-	}
-	sort.Strings(enc)
-	for _, e := range enc {
-		b = append(append(b, '|'), e...)
-	}
+	b, ok := g.destSubs(b, g.cmask, g.cval, [][]cube{s.t.subs, rec.t.subs}, [][]*subIndex{s.t.idx, rec.t.idx})
 	g.buf = b
-	return b, true
+	return b, ok
 }
 
 // fieldsMask is the header bits of the tracked fields among ids.

@@ -50,6 +50,9 @@ const searchBudget = 200000
 // points is in t), and whether t is non-empty. exact is false when the
 // budget ran out: t was taken to be non-empty without a point.
 func (t term) point() (p cube, ok, exact bool) {
+	if clear, covered := t.quick(); clear || covered {
+		return t.c, clear, true
+	}
 	budget := searchBudget
 	subs := t.subs
 	for _, x := range t.idx {
@@ -66,6 +69,94 @@ func (t term) point() (p cube, ok, exact bool) {
 func (t term) empty() bool {
 	_, ok, _ := t.point()
 	return !ok
+}
+
+// quickTries bounds quick's walk.
+const quickTries = 16
+
+// quick settles the common cases without a search: a walk from c's point
+// with every free variable 0 that, while a subtracted cube holds the
+// point, flips one of the free variables that cube asks for, finds a
+// point of t (clear); or one cube covers c (covered). Neither: unsure.
+// An index's cubes are looked at as its members (none is made whole but
+// one that holds the point).
+func (t term) quick() (clear, covered bool) {
+	c := t.c
+	h := c.half()
+	var buf [32]uint64
+	if h > len(buf) {
+		return false, false
+	}
+	x := buf[:h] // the free variables' values
+	for _, q := range t.subs {
+		if c.overlaps(q) && c.within(q) {
+			return false, true
+		}
+	}
+	type indexed struct {
+		x  *subIndex
+		ms []member
+	}
+	var ixs []indexed
+	for _, ix := range t.idx {
+		ms := ix.members(c, nil)
+		for _, m := range ms {
+			if _, cov := ix.holds(m, c, x); cov {
+				return false, true
+			}
+		}
+		ixs = append(ixs, indexed{ix, ms})
+	}
+	holder := func() cube {
+		for _, q := range t.subs {
+			if holds(c, q, x) {
+				return q
+			}
+		}
+		for _, ix := range ixs {
+			for _, m := range ix.ms {
+				if held, _ := ix.x.holds(m, c, x); held {
+					return ix.x.cube(m)
+				}
+			}
+		}
+		return nil
+	}
+	for try := 0; try < quickTries; try++ {
+		q := holder()
+		if q == nil {
+			return true, false
+		}
+		// Flip a free variable q asks for: the first whose flip leaves
+		// the point in no cube, else the first one.
+		fi, fb := -1, uint64(0)
+		for i := 0; i < h; i++ {
+			for free := q[h+i] &^ c[h+i]; free != 0; free &= free - 1 {
+				b := free & -free
+				if fi < 0 {
+					fi, fb = i, b
+				}
+				x[i] ^= b
+				if holder() == nil {
+					return true, false
+				}
+				x[i] ^= b
+			}
+		}
+		x[fi] ^= fb
+	}
+	return false, false
+}
+
+// holds reports whether q holds the point of c whose free variables are x.
+func holds(c, q cube, x []uint64) bool {
+	h := c.half()
+	for i := 0; i < h; i++ {
+		if (q[i]^c[i])&q[h+i]&c[h+i] != 0 || (q[i]^x[i])&(q[h+i]&^c[h+i]) != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // search is the depth-first search behind point: split c along the first

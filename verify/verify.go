@@ -2,6 +2,7 @@ package verify
 
 import (
 	"fmt"
+	"hash/maphash"
 
 	"github.com/cane-cni/cane/flows/of"
 )
@@ -18,13 +19,16 @@ type runner struct {
 	j        *judge
 	sig      *sigs
 	memo     map[string]*memoEntry
-	seen     map[string]bool // keys met once, not recorded
+	seen     map[uint64]bool // keys met once, not recorded (by hash)
+	seed     maphash.Seed
 	noMemo   bool
+	lazyMin  int  // options.lazyMin
+	scratch  cube // coveredBy's
 	computed int
 	idxIDs   map[*subIndex]int
-	buf      []byte   // scratch for keys
-	ints     [][]int  // candidate lists, for reuse
-	kvars    []uint64 // scratch variable mask (key)
+	k        keyScratch
+	b        *budget
+	ints     [][]int // candidate lists, for reuse
 }
 
 // judge judges the leaves of classes: a pipeline and a node's policy.
@@ -44,31 +48,58 @@ type sources struct {
 
 // sigs computes summary keys, in scratch space of its own.
 type sigs struct {
-	destMask []uint64 // the header bits of destFields
-	buf      []byte
-	vars     []uint64
+	destMask    []uint64 // the header bits of destFields
+	buf         []byte
+	vars        []uint64
+	cmask, cval []uint64 // a composed class's cube
+	enc         []string
+	idxID       func(*subIndex) int
 }
 
 // Verify follows every packet each source of the node can send through
 // flows (as installed: ovs.OpenFlow.Dump's) and reports what reaches
 // where it must not, what passes as someone it is not, and every loop,
 // black hole and flow it cannot interpret, each with a packet that shows
-// it. Pure: safe for concurrent use on different inputs.
-func Verify(fs []of.Flow, in Input) (Report, error) { return verify(fs, in, true) }
+// it. Pure: safe for concurrent use on different inputs. No limits: see
+// VerifyWithin.
+func Verify(fs []of.Flow, in Input) (Report, error) { return VerifyWithin(fs, in, Limits{}) }
 
-// verify is Verify, with or without the memo (tests compare the two).
-func verify(fs []of.Flow, in Input, memo bool) (Report, error) {
+// VerifyWithin is Verify within limits: past any of them it stops and
+// returns what it found so far in a report that is not proven and says
+// which limit (Report.Budget). A fault of the verifier itself (a panic)
+// is an error, never a crash of the caller.
+func VerifyWithin(fs []of.Flow, in Input, lim Limits) (Report, error) {
+	return verify(fs, in, lim, options{memo: true, lazyMin: lazyMin})
+}
+
+// options are how a verification shares work: with the memo or without,
+// and how many records make an entry lazy (tests compare them).
+type options struct {
+	memo    bool
+	lazyMin int
+}
+
+// verify is VerifyWithin with options.
+func verify(fs []of.Flow, in Input, lim Limits, o options) (rep Report, err error) {
 	if err := in.validate(); err != nil {
 		return Report{}, fmt.Errorf("verify: %w", err)
 	}
+	b := newBudget(lim)
+	defer b.recover(&rep, &err)
 	p, pol := compile(fs, in.fields()), newPolicy(&in)
-	r := &runner{p: p, in: pol, memo: map[string]*memoEntry{}, seen: map[string]bool{}, idxIDs: map[*subIndex]int{}, noMemo: !memo,
-		kvars: make([]uint64, p.l.wv),
-		j:     &judge{p: p, in: pol, etSpan: p.l.span(of.FieldEthType), vniSpan: p.l.span(of.FieldTunID)},
-		sig:   &sigs{destMask: p.l.fieldsMask(destFields), vars: make([]uint64, p.l.wv)}}
+	r := &runner{p: p, in: pol, memo: map[string]*memoEntry{}, seen: map[uint64]bool{}, idxIDs: map[*subIndex]int{}, noMemo: !o.memo, lazyMin: o.lazyMin,
+		seed: maphash.MakeSeed(), k: newKeyScratch(p.l.w, p.l.wv), b: b,
+		j:   &judge{p: p, in: pol, etSpan: p.l.span(of.FieldEthType), vniSpan: p.l.span(of.FieldTunID)},
+		sig: &sigs{destMask: p.l.fieldsMask(destFields), vars: make([]uint64, p.l.wv), cmask: make([]uint64, p.l.wv), cval: make([]uint64, p.l.wv)}}
 	r.j.addrConds = r.j.buildAddrConds()
+	r.sig.idxID = r.idxID
 	col := &collector{r: r, byKey: map[string]*Violation{}, sources: map[string]map[string]bool{}}
 	ctxs := (&sources{p: p, in: pol}).contexts()
+	rep = Report{Sources: len(in.Ports), Contexts: len(ctxs), Flows: len(fs), Notes: r.p.notes}
+	b.partial = func() Report { // what a report says when the budget runs out
+		rep.Classes, rep.Computed, rep.Violations = col.classes, r.computed, col.violations()
+		return rep
+	}
 	for _, ctx := range ctxs {
 		for _, t := range ctx.starts {
 			s := r.start(t)
@@ -78,9 +109,7 @@ func verify(fs []of.Flow, in Input, memo bool) (Report, error) {
 			r.table(s, 0, evaluator{r: r, ctx: ctx, col: col})
 		}
 	}
-	rep := Report{Sources: len(in.Ports), Contexts: len(ctxs), Classes: col.classes, Computed: r.computed, Flows: len(fs),
-		Violations: col.violations(), Notes: r.p.notes}
-	return rep, nil
+	return b.partial(), nil
 }
 
 // start is a source's class at the bridge: every header bit its own variable.

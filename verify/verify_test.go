@@ -343,3 +343,51 @@ func TestInputValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestCTInvalidCover: the flags a recirculation's class leaves free, less
+// ctInvalid, are exactly the states the tracker reports.
+func TestCTInvalidCover(t *testing.T) {
+	want := map[of.CTFlag]bool{}
+	for _, st := range ctStates {
+		want[st&ctFlagBits] = true
+	}
+	for f := of.CTFlag(0); f <= ctFlagBits; f++ {
+		if f&^ctFlagBits != 0 {
+			continue
+		}
+		invalid := false
+		for _, inv := range ctInvalid {
+			invalid = invalid || f&inv.mask == inv.val
+		}
+		if invalid == want[f] {
+			t.Errorf("flags %#x: invalid %v, a state the tracker reports %v", f, invalid, want[f])
+		}
+	}
+}
+
+// TestAtomPartialWrite: a field that a table writes part of before a
+// later table matches it is keyed by its value, not by its atom: two
+// pods whose reg0 meets none of table 3's pairs (0b10 and 0b01) differ
+// once table 2 sets bit 1 (0b10 and 0b11), and only the second reaches
+// pod b. A third pod with reg0 0b00 (recorded between them) must not
+// stand for it.
+func TestAtomPartialWrite(t *testing.T) {
+	set := func(v, m uint64) of.SetField {
+		return of.SetField{Field: of.Reg(0), Value: of.ExactUint(of.Reg(0), v).Value, Mask: of.ExactUint(of.Reg(0), m).Value}
+	}
+	fs := append(guard(), fl(1, 0),
+		fl(1, 10).Match(of.InPort(10)).Do(set(2, 0xffffffff), of.Goto{Table: 2}),
+		fl(1, 10).Match(of.InPort(11)).Do(set(0, 0xffffffff), of.Goto{Table: 2}),
+		fl(1, 10).Match(of.InPort(12)).Do(set(1, 0xffffffff), of.Goto{Table: 2}),
+		fl(2, 0).Do(set(2, 2), of.Goto{Table: 3}),
+		fl(3, 0), fl(3, 10).Match(of.RegMatch(0, 3, 3)).Do(of.Output{Port: 11}))
+	for _, o := range []options{{memo: true, lazyMin: lazyMin}, {}} {
+		rep, err := verify(fs, tiny(), Limits{}, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(kinds(rep), ", "); got != "isolation a>b" {
+			t.Errorf("memo %v: %s, want isolation a>b (pod a12 to pod b11)", o.memo, got)
+		}
+	}
+}

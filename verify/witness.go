@@ -15,6 +15,10 @@ type Witness struct {
 	Protocol of.Protocol
 	Fields   []of.Match
 	CTNext   []string
+	// CTMark is the ct_mark each recirculation assumes (0: none). A
+	// witness with a mark names a connection something committed with it:
+	// ofproto/trace runs no connection tracker, so it cannot replay that.
+	CTMark []uint32
 }
 
 // String is the packet in ovs-ofctl flow syntax, as ofproto/trace takes it.
@@ -47,7 +51,13 @@ var preferences = []struct {
 
 // witness is a packet of t (a class of s's path) and the path it takes.
 func (l *layout) witness(s *state, t term) (Witness, []Hop) {
+	path := s.path()
 	t = l.prefer(t)
+	for _, h := range path {
+		if h.ct != nil {
+			t = l.preferState(t, h.ct.blk)
+		}
+	}
 	p, _, _ := t.point()
 	if p == nil {
 		p = t.c
@@ -55,13 +65,47 @@ func (l *layout) witness(s *state, t term) (Witness, []Hop) {
 	pt := func(v int) bool { known, val := p.get(v); return known && val }
 	w := Witness{Protocol: of.ProtoAny}
 	l.render(&w, pt)
-	path := s.path()
 	for _, h := range path {
 		if h.ct != nil {
 			w.CTNext = append(w.CTNext, l.ctStateOf(h.ct, pt))
+			w.CTMark = append(w.CTMark, l.ctMarkOf(h.ct, pt))
 		}
 	}
 	return w, l.hops(path, pt)
+}
+
+// preferState narrows t to the first state of ctStates block blk's
+// ct_state may be (a witness reads like a real connection's packet).
+func (l *layout) preferState(t term, blk int) term {
+	if !l.tracked(of.FieldCTState) {
+		return t
+	}
+	v0 := l.freshVar(of.FieldCTState, blk, 0)
+	for _, st := range ctStates {
+		c := t.c.clone()
+		ok := true
+		for j := 0; j < 6 && ok; j++ {
+			ok = c.fix(v0+j, st>>uint(j)&1 == 1)
+		}
+		if u := (term{c: c, subs: t.subs, idx: t.idx}); ok && !u.empty() {
+			return u
+		}
+	}
+	return t
+}
+
+// ctMarkOf is the ct_mark a recirculation assumed.
+func (l *layout) ctMarkOf(h *ctHop, pt cubeReader) uint32 {
+	if !l.tracked(of.FieldCTMark) {
+		return 0
+	}
+	var m uint32
+	for j := 0; j < 32; j++ {
+		if pt(l.freshVar(of.FieldCTMark, h.blk, j)) {
+			m |= 1 << uint(j)
+		}
+	}
+	return m
 }
 
 // prefer narrows t to the preferred values it allows.
@@ -174,13 +218,15 @@ func (l *layout) renderL4(w *Witness, proto uint8, v6 bool, add func(...of.Field
 
 // ctStateOf is the ct_state a recirculation assumed, as --ct-next takes it.
 func (l *layout) ctStateOf(h *ctHop, pt cubeReader) string {
-	flags := h.flags
-	if h.nat && l.tracked(of.FieldCTState) {
-		for j, f := range []of.CTFlag{of.CTSNAT, of.CTDNAT} {
-			if pt(l.freshVar(of.FieldCTState, h.blk, 6+j)) {
-				flags |= f
+	var flags of.CTFlag
+	if l.tracked(of.FieldCTState) {
+		for j := 0; j < 8; j++ {
+			if pt(l.freshVar(of.FieldCTState, h.blk, j)) {
+				flags |= of.CTFlag(1) << uint(j)
 			}
 		}
+	} else {
+		flags = ctStates[0]
 	}
 	names := []string{"new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat"}
 	var out []string
